@@ -1,0 +1,1 @@
+"""Network architectures of gre. Each maps (compressed magnitude, phase) [B, F, T] to the same."""
