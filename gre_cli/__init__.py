@@ -1,0 +1,1 @@
+"""The `gre` command line: a thin Typer layer over the `models` Python API."""

@@ -1,0 +1,3 @@
+from gre_cli.main import run
+
+run()

@@ -1,0 +1,43 @@
+"""`gre models`: the table of registered models."""
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.architectures import build_network, named_config
+from models.registry import DEFAULT_FOR_TASK, REGISTRY
+
+
+def _param_count(arch: str, config_name: str) -> int:
+    return sum(p.numel() for p in build_network(arch, named_config(arch, config_name)).parameters())
+
+
+def models_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List registered models: name, tasks, parameters, sample rate, source."""
+    defaults = {}
+    for task, name in DEFAULT_FOR_TASK.items():
+        defaults.setdefault(name, []).append(task)
+    rows = []
+    for entry in sorted(REGISTRY.values(), key=lambda e: e.name):
+        rows.append({
+            "name": entry.name, "arch": entry.arch, "config": entry.config_name, "tasks": list(entry.tasks),
+            "default_for": defaults.get(entry.name, []), "params": _param_count(entry.arch, entry.config_name),
+            "sample_rate_hz": entry.sample_rate_hz, "available": entry.available, "source": entry.source,
+        })
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="gre models")
+    for column in ("name", "arch/config", "tasks", "default for", "params", "rate", "source"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["name"], f"{r['arch']}/{r['config']}", ",".join(r["tasks"]), ",".join(r["default_for"]) or "-",
+                      f"{r['params']:,}", f"{r['sample_rate_hz']}", r["source"] + ("" if r["available"] else " (missing)"))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("models")(models_command)

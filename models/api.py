@@ -1,0 +1,107 @@
+"""Python API: load a model by registry name or file, and enhance waveforms.
+
+    >>> from models import api
+    >>> model = api.load_model("gre-tiny-random")
+    >>> out = api.enhance(wave, sample_rate=44100, model=model)   # same shape and rate as wave
+
+Device and precision are decided in :mod:`models.device`, nowhere else.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.architectures import build_network, named_config
+from models.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
+from models.config import STFTConfig
+from models.device import resolve_device
+from models.enhancer import Enhancer, ModelInfo
+from models.registry import default_model_for, get_entry, sha256_of
+
+
+def _stft_of(config: object) -> STFTConfig:
+    stft_cfg = getattr(config, "stft", None)
+    return stft_cfg if isinstance(stft_cfg, STFTConfig) else STFTConfig()
+
+
+def _from_loaded(ckpt: LoadedCheckpoint, name: str) -> Enhancer:
+    network = build_network(ckpt.arch, ckpt.config)
+    try:
+        network.load_state_dict(ckpt.state_dict, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0:3]
+        raise CheckpointError(f"{name}: weights do not fit the {ckpt.arch} network: {' '.join(first)}") from None
+    info = ModelInfo(name=name, arch=ckpt.arch, config_name=ckpt.config_name, tasks=ckpt.tasks,
+                     mode=ckpt.mode, sample_rate_hz=ckpt.sample_rate_hz, source=ckpt.source)
+    return Enhancer(network, _stft_of(network.cfg if hasattr(network, "cfg") else None), ckpt.mode, info)
+
+
+def load_model(name_or_path: str | Path | None = None, *, task: str | None = None,
+               device: str = "cpu") -> Enhancer:
+    """Load a registered model by name, or a checkpoint file (ours or the authors').
+
+    With neither, the default model of ``task`` is loaded. Returns an :class:`Enhancer` in eval
+    mode on ``device`` ("auto", "cpu", "cuda", "cuda:N").
+    """
+    if name_or_path is None:
+        if task is None:
+            raise ValueError("give a model name, a checkpoint path or a task")
+        name_or_path = default_model_for(task)
+    path = Path(name_or_path)
+    if path.suffix in (".safetensors", ".pt", ".pth", ".ckpt") or path.is_file():
+        model = _from_loaded(load_checkpoint(path), str(path))
+    else:
+        model = _from_registry(str(name_or_path))
+    return model.eval().to(resolve_device(device))
+
+
+def _from_registry(name: str) -> Enhancer:
+    entry = get_entry(name)
+    if entry.weights_path is None:
+        # Seeded random initialisation: deterministic, for tests and smoke runs.
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(0)
+        config = named_config(entry.arch, entry.config_name)
+        network = build_network(entry.arch, config)
+        torch.random.set_rng_state(generator_state)
+        info = ModelInfo(name=entry.name, arch=entry.arch, config_name=entry.config_name, tasks=entry.tasks,
+                         mode=entry.mode, sample_rate_hz=entry.sample_rate_hz, source=entry.source)
+        return Enhancer(network, _stft_of(config), entry.mode, info)
+    path = entry.weights_path
+    if not path.is_file():
+        raise CheckpointError(f"{name}: weights file {path} is missing from the installation; reinstall gre")
+    if entry.sha256 and sha256_of(path) != entry.sha256:
+        raise CheckpointError(f"{name}: weights file {path} does not match its sha256; reinstall gre")
+    model = _from_loaded(load_checkpoint(path), name)
+    model.info = replace(model.info, source=entry.source)
+    return model
+
+
+@torch.inference_mode()
+def enhance(wave: np.ndarray, sample_rate: int, model: Enhancer | str | None = None, *,
+            task: str | None = None) -> np.ndarray:
+    """Enhance one signal. ``wave`` is [N] or [C, N] float at ``sample_rate``; returns the same
+    shape, at the same rate. Each channel is enhanced on its own; the whole signal is processed
+    at once (for long files use the chunked pipeline in :mod:`models.overlap_add`)."""
+    from models.audio_resample import resample
+
+    if not isinstance(model, Enhancer):
+        model = load_model(model, task=task)
+    x = np.asarray(wave, dtype=np.float32)
+    mono = x.ndim == 1
+    x2 = x[None] if mono else x
+    device = next(model.parameters()).device
+    x_model = resample(x2, sample_rate, model.sample_rate_hz)
+    y = model(torch.from_numpy(np.ascontiguousarray(x_model)).to(device)).cpu().numpy()
+    y = resample(y, model.sample_rate_hz, sample_rate)
+    y = _fit_length(y, x2.shape[-1])
+    return y[0] if mono else y
+
+
+def _fit_length(y: np.ndarray, length: int) -> np.ndarray:
+    if y.shape[-1] >= length:
+        return y[..., :length]
+    return np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, length - y.shape[-1])])

@@ -1,0 +1,161 @@
+"""Checkpoint files: ours (safetensors or weights-only torch, carrying their config) and the authors'.
+
+Our format, in a ``.safetensors`` file: tensors = the network state dict; metadata (strings) =
+``gre_format`` "1", ``arch``, ``config`` (JSON of the config dataclass), ``config_name``,
+``sample_rate_hz``, ``tasks`` (comma separated), ``mode``. The same fields in a plain dict
+saved with ``torch.save`` (key ``state_dict`` for the tensors) are accepted too.
+
+The authors' files are ``torch.save({'generator': state_dict})`` with no config; the config is
+inferred from tensor shapes. Nothing is ever unpickled: files needing code execution are refused.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT_VERSION = "1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be used; the message says which file and what to do."""
+
+
+@dataclass
+class LoadedCheckpoint:
+    arch: str
+    config: dict
+    config_name: str
+    state_dict: dict[str, torch.Tensor]
+    sample_rate_hz: int
+    tasks: tuple[str, ...]
+    mode: str
+    source: str  # "gre" or "authors"
+
+
+def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], *, arch: str, config: Any,
+                    config_name: str, sample_rate_hz: int, tasks: tuple[str, ...] | list[str],
+                    mode: str = "enhance") -> None:
+    """Write a safetensors checkpoint atomically (temporary name, then rename)."""
+    from safetensors.torch import save_file
+
+    config_dict = asdict(config) if is_dataclass(config) else dict(config)
+    metadata = {
+        "gre_format": FORMAT_VERSION,
+        "arch": arch,
+        "config": json.dumps(config_dict, sort_keys=True),
+        "config_name": config_name,
+        "sample_rate_hz": str(sample_rate_hz),
+        "tasks": ",".join(tasks),
+        "mode": mode,
+    }
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _from_fields(fields: dict[str, Any], state: dict[str, torch.Tensor], path: Path) -> LoadedCheckpoint:
+    try:
+        config = fields["config"]
+        if isinstance(config, str):
+            config = json.loads(config)
+        tasks = fields.get("tasks", "")
+        if isinstance(tasks, str):
+            tasks = tuple(t for t in tasks.split(",") if t)
+        return LoadedCheckpoint(
+            arch=str(fields["arch"]), config=config, config_name=str(fields.get("config_name", "custom")),
+            state_dict=state, sample_rate_hz=int(fields.get("sample_rate_hz", 16000)), tasks=tuple(tasks),
+            mode=str(fields.get("mode", "enhance")), source="gre",
+        )
+    except (KeyError, ValueError, TypeError) as err:
+        raise CheckpointError(f"{path}: gre checkpoint metadata is incomplete ({err}); re-export it") from None
+
+
+def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
+    """Read ours or the authors' checkpoint, weights only."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                metadata = f.metadata() or {}
+                state = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as err:  # safetensors raises its own error types
+            raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from None
+        if metadata.get("gre_format") is None:
+            raise CheckpointError(f"{path}: safetensors file without gre metadata (arch/config); "
+                                  "save it with models.checkpoint.save_checkpoint")
+        return _from_fields(metadata, state, path)
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path}: refusing to load: the file needs pickle code execution ({str(err).splitlines()[0]}). "
+            "gre loads weights only; re-save the state dict as plain tensors or safetensors."
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a dict of tensors, found {type(obj).__name__}")
+    if "generator" in obj and isinstance(obj["generator"], dict):
+        return _from_authors(obj["generator"], path)
+    if "state_dict" in obj and "arch" in obj:
+        return _from_fields(obj, obj["state_dict"], path)
+    raise CheckpointError(f"{path}: unknown checkpoint layout (keys: {', '.join(list(obj)[:6])}); "
+                          "expected gre metadata or the authors' {'generator': ...}")
+
+
+def _from_authors(state: dict[str, torch.Tensor], path: Path) -> LoadedCheckpoint:
+    from models.nets import gre_keys
+
+    if gre_keys.looks_like_authors_gre(state):
+        from models.config import gre_config
+
+        name = gre_keys.infer_authors_config_name(state)
+        cfg = gre_config(name)
+        # The small config is the authors' phase-retrieval model; the standard shape serves
+        # their denoising and universal checkpoints.
+        tasks, mode = (("phase",), "phase_retrieval") if name == "small" else (("denoise", "universal"), "enhance")
+        return LoadedCheckpoint(arch="gre", config=cfg.to_dict(), config_name=name,
+                                state_dict=gre_keys.convert_authors_state(state),
+                                sample_rate_hz=cfg.stft.sample_rate_hz, tasks=tasks, mode=mode, source="authors")
+    for converter in _authors_converters().values():
+        loaded = converter(state, path)
+        if loaded is not None:
+            return loaded
+    raise CheckpointError(f"{path}: a 'generator' state dict that matches no known architecture")
+
+
+def _known_archs() -> set[str]:
+    from models.architectures import ARCHITECTURES, _load_optional_architectures
+
+    _load_optional_architectures()
+    return set(ARCHITECTURES)
+
+
+#: Other architectures whose authors ship {'generator': ...} files register a converter here:
+#: callable(state, path) -> LoadedCheckpoint | None (None: not mine).
+AUTHORS_CONVERTERS: dict[str, Any] = {}
+
+
+def _authors_converters() -> dict[str, Any]:
+    _known_archs()
+    return AUTHORS_CONVERTERS

@@ -1,0 +1,71 @@
+"""Waveform-in, waveform-out wrapper around a spectral network.
+
+    wave [B, N] --unit RMS--> STFT --(|X|^0.3, phase)--> network --> iSTFT(length=N) --> / gain
+
+Tasks differ only in how input and output spectra are used:
+- ``enhance`` (denoise, dereverb, bwe, universal): network magnitude and phase.
+- ``phase_retrieval``: the input phase is replaced by zeros and the output keeps the input
+  magnitude, taking only the network's phase (the authors' protocol).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from models import stft as S
+from models.config import STFTConfig
+
+MODES = ("enhance", "phase_retrieval")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a loaded model is: its registry name (or file), architecture, config name and tasks."""
+
+    name: str
+    arch: str
+    config_name: str
+    tasks: tuple[str, ...]
+    mode: str
+    sample_rate_hz: int
+    source: str
+
+
+class Enhancer(nn.Module):
+    """forward(wave [B, N], gain [B] | None) -> enhanced wave [B, N] at ``sample_rate_hz``.
+
+    ``gain`` is the loudness normalisation factor (unit RMS). Pass it when ``wave`` is a chunk
+    of a longer file so that the whole file shares one factor; by default it is computed from
+    ``wave`` itself.
+    """
+
+    def __init__(self, network: nn.Module, stft_cfg: STFTConfig, mode: str = "enhance",
+                 info: ModelInfo | None = None):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.network = network
+        self.stft_cfg = stft_cfg
+        self.mode = mode
+        self.info = info
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return self.stft_cfg.sample_rate_hz
+
+    def forward(self, wave: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
+        length = wave.shape[-1]
+        wave = wave.float()
+        if gain is None:
+            gain = S.loudness_gain(wave)
+        gain = gain.to(wave.device, torch.float32)[:, None]
+        mag, phase = S.analyse(wave * gain, self.stft_cfg)
+        if self.mode == "phase_retrieval":
+            _, phase_hat = self.network(mag, torch.zeros_like(phase))
+            mag_hat = mag
+        else:
+            mag_hat, phase_hat = self.network(mag, phase)
+        out = S.synthesise(mag_hat.float(), phase_hat.float(), self.stft_cfg, length)
+        return out / gain
