@@ -1,0 +1,86 @@
+"""`gre train`: train a network on clean speech degraded on the fly."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import typer
+
+from models.data.degrade import TASKS
+
+
+def train_command(
+    task: str = typer.Option(..., "--task", help=f"What to learn: {', '.join(TASKS)}."),
+    clean: List[Path] = typer.Option(..., "--clean", help="Folder of clean 16 kHz speech (repeatable)."),
+    run_dir: Path = typer.Option(..., "--run-dir", help="Where config, checkpoints, logs and exported weights go."),
+    noise: List[Path] = typer.Option([], "--noise", help="Folder of noise recordings (denoise, universal)."),
+    rir: List[Path] = typer.Option([], "--rir", help="Folder of room impulse responses (dereverb, universal); "
+                                   "without it rooms are simulated with pyroomacoustics."),
+    val_clean: List[Path] = typer.Option([], "--val-clean", help="Held-out clean speech for validation."),
+    val_noise: List[Path] = typer.Option([], "--val-noise", help="Held-out noise for validation (default: --noise)."),
+    val_rir: List[Path] = typer.Option([], "--val-rir", help="Held-out RIRs for validation (default: --rir)."),
+    arch: str = typer.Option("gre", "--arch", help="Network architecture."),
+    config: str = typer.Option("standard", "--config", help="Named network config (standard, small, tiny, ...)."),
+    steps: int = typer.Option(100_000, "--steps", help="Train until this many optimisation steps in total."),
+    batch_size: int = typer.Option(4, "--batch-size", help="Global batch (split over DDP processes)."),
+    segment_seconds: float = typer.Option(2.0, "--segment-seconds", help="Length of the training crops."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --run-dir from last.pt."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 (CPU/GPU autocast) or fp16 (CUDA)."),
+    workers: int = typer.Option(2, "--workers", help="Data loader processes."),
+    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
+    val_every: int = typer.Option(1000, "--val-every", help="Validate every N steps."),
+    ckpt_every: int = typer.Option(500, "--ckpt-every", help="Write last.pt and model.safetensors every N steps."),
+    log_every: int = typer.Option(10, "--log-every", help="Log training losses every N steps."),
+    lr: float = typer.Option(5e-4, "--lr", help="AdamW learning rate."),
+    lr_decay: float = typer.Option(0.99, "--lr-decay", help="Learning-rate factor applied every --lr-decay-every steps."),
+    lr_decay_every: int = typer.Option(2500, "--lr-decay-every", help="Steps between learning-rate decays."),
+    grad_clip: float = typer.Option(-1.0, "--grad-clip", help="Clip the generator's gradient norm (0 off; "
+                                    "default: 5 for phase, off otherwise, as the authors)."),
+    seed: int = typer.Option(1234, "--seed", help="Seed of the data and the initial weights."),
+    snr_range: Tuple[float, float] = typer.Option((-5.0, 15.0), "--snr-range", help="SNR range in dB (LO HI)."),
+    metric_disc: Optional[bool] = typer.Option(None, "--metric-disc/--no-metric-disc",
+                                               help="MetricGAN+ PESQ discriminator (default: the task's recipe)."),
+    mpd: Optional[bool] = typer.Option(None, "--mpd/--no-mpd",
+                                       help="HiFi-GAN multi-period discriminator (default: the task's recipe)."),
+    grad_checkpoint: bool = typer.Option(False, "--grad-checkpoint/--no-grad-checkpoint",
+                                         help="Recompute bottleneck blocks in backward (less memory, more time)."),
+    val_files: int = typer.Option(24, "--val-files", help="Number of held-out files per validation."),
+) -> None:
+    """Train on clean speech degraded on the fly; resumable, validated, logged to the run dir."""
+    from dataclasses import replace
+
+    from models.data.degrade import DegradeConfig
+    from models.data.files import CorpusError
+    from models.train import TrainConfig, train
+    from models.train.config import default_losses
+    from models.train.loop import RunDirError
+
+    try:
+        cfg = TrainConfig(
+            task=task, clean_dirs=tuple(map(str, clean)), noise_dirs=tuple(map(str, noise)),
+            rir_dirs=tuple(map(str, rir)), val_clean_dirs=tuple(map(str, val_clean)),
+            val_noise_dirs=tuple(map(str, val_noise)), val_rir_dirs=tuple(map(str, val_rir)),
+            arch=arch, config_name=config, steps=steps, batch_size=batch_size, segment_seconds=segment_seconds,
+            lr=lr, lr_decay=lr_decay, lr_decay_every_steps=lr_decay_every,
+            grad_clip=(5.0 if task == "phase" else 0.0) if grad_clip < 0 else grad_clip, seed=seed,
+            precision=precision, device=device, workers=workers, threads=threads, val_every=val_every,
+            ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
+            losses=default_losses(task, metric_disc, mpd) if task in TASKS else default_losses("denoise"),
+            degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range)),
+        )
+        from models.architectures import named_config
+
+        named_config(arch, config)
+        result = train(cfg, run_dir, resume=resume)
+    except (CorpusError, RunDirError, ValueError, RuntimeError) as err:
+        typer.echo(f"gre train: {err}", err=True)
+        # Corpus or runtime failures: 1; wrong options or a mismatched run dir: 2.
+        usage = isinstance(err, ValueError) and not isinstance(err, CorpusError)
+        raise typer.Exit(2 if usage else 1) from None
+    best = "" if result.best is None else f" best {result.best:.3f}"
+    typer.echo(f"{result.run_dir}: step {result.step}{best}{' (stopped, resume with --resume)' if result.stopped_early else ''}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_command)

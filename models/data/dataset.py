@@ -1,0 +1,128 @@
+"""Random training crops degraded on the fly, addressed by a global sample index.
+
+Sample ``i`` is a pure function of (seed, i): its random generator is
+``numpy.random.default_rng([seed, i])``. The batch of step ``s`` holds the indices
+``s * global_batch + k``; so the data of any step is the same whatever the number of loader
+workers or DDP processes, and ``--resume`` continues with exactly the batches an uninterrupted
+run would have seen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from models.data import degrade as D
+from models.data.files import AudioFile, read_mono
+
+#: A crop is redrawn (up to this many times) when less than this fraction of it is active speech.
+MIN_ACTIVE_FRACTION = 0.2
+MAX_REDRAWS = 8
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    task: str
+    segment_samples: int
+    seed: int
+    degrade: D.DegradeConfig
+
+
+def unit_rms(input_: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scale input to unit RMS and the target by the same gain (the authors' normalisation)."""
+    ms = float(np.mean(input_.astype(np.float64) ** 2))
+    if ms <= 1e-12:
+        return input_, target
+    g = 1.0 / np.sqrt(ms)
+    return (input_ * g).astype(np.float32), (target * g).astype(np.float32)
+
+
+class _Picker:
+    """Draw a file with probability proportional to its length (at least one segment)."""
+
+    def __init__(self, files: list[AudioFile], segment: int):
+        self.files = files
+        self.cum = np.cumsum([max(f.frames, segment) for f in files], dtype=np.float64)
+
+    def __call__(self, rng: np.random.Generator) -> AudioFile:
+        k = int(np.searchsorted(self.cum, rng.random() * self.cum[-1], side="right"))
+        return self.files[min(k, len(self.files) - 1)]
+
+
+class DegradedCrops(Dataset):
+    """Map-style dataset: ``ds[i]`` -> (input [N], target [N]) float32 tensors, unit-RMS input.
+
+    ``noise`` files and ``rirs`` (arrays) are needed by tasks that use them (see
+    :func:`models.data.degrade.needs_noise`, ``needs_rir``).
+    """
+
+    def __init__(self, spec: CropSpec, clean: list[AudioFile], noise: list[AudioFile] | None = None,
+                 rirs: list[np.ndarray] | None = None):
+        self.spec = spec
+        self.clean = _Picker(clean, spec.segment_samples)
+        self.noise = _Picker(noise, spec.segment_samples) if noise else None
+        self.rirs = rirs or []
+
+    def __len__(self) -> int:  # indices are unbounded; the sampler decides
+        return 2**62
+
+    def _clean_crop(self, rng: np.random.Generator) -> np.ndarray:
+        n, rate = self.spec.segment_samples, self.spec.degrade.sample_rate_hz
+        for _ in range(MAX_REDRAWS):
+            f = self.clean(rng)
+            if f.frames >= n:
+                start = int(rng.integers(0, f.frames - n + 1))
+                x = read_mono(f.path, rate, start, n)
+            else:
+                x = read_mono(f.path, rate)
+            if len(x) < n:  # shorter files are zero-padded at the end, as the authors do
+                x = np.pad(x, (0, n - len(x)))
+            if D.active_mask(x, rate).mean() >= MIN_ACTIVE_FRACTION * min(1.0, f.frames / n):
+                break
+        return x[:n].astype(np.float32)
+
+    def _noise_crop(self, rng: np.random.Generator) -> np.ndarray:
+        n, rate = self.spec.segment_samples, self.spec.degrade.sample_rate_hz
+        f = self.noise(rng)
+        if f.frames > n:
+            start = int(rng.integers(0, f.frames - n + 1))
+            return read_mono(f.path, rate, start, n)
+        return D.fit_length(read_mono(f.path, rate), n, rng)
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, D.Degradation]:
+        """(input, target, what was applied) for global sample ``index``, before normalisation."""
+        rng = np.random.default_rng([self.spec.seed, index])
+        deg = D.draw_case(self.spec.task, self.spec.degrade, rng)
+        clean = self._clean_crop(rng)
+        noise = self._noise_crop(rng) if deg.snr_db is not None else None
+        rir = self.rirs[int(rng.integers(0, len(self.rirs)))] if deg.reverb else None
+        x, y = D.apply(clean, deg, noise, rir, self.spec.degrade)
+        x, y = D.random_level(x, y, self.spec.degrade, rng)
+        return x, y, deg
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y, _ = self.sample(int(index))
+        x, y = unit_rms(x, y)
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), \
+            torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """Yields, for each step in [start_step, end_step), this process's share of the global batch."""
+
+    def __init__(self, start_step: int, end_step: int, global_batch: int, rank: int = 0, world_size: int = 1):
+        if global_batch % world_size:
+            raise ValueError(f"batch size {global_batch} is not divisible by the {world_size} processes")
+        self.start, self.end = start_step, end_step
+        self.global_batch, self.local = global_batch, global_batch // world_size
+        self.offset = rank * self.local
+
+    def __len__(self) -> int:
+        return max(0, self.end - self.start)
+
+    def __iter__(self):
+        for step in range(self.start, self.end):
+            base = step * self.global_batch + self.offset
+            yield list(range(base, base + self.local))

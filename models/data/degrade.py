@@ -1,0 +1,219 @@
+"""Degradations applied on the fly to clean 16 kHz speech, as pure numpy functions.
+
+Every function takes float waveforms [N] and, where it draws anything, a
+``numpy.random.Generator``; none keeps state, so a sample is a function of its seed only.
+
+Each task returns a pair (degraded input, training target), both [N] and time-aligned:
+- noise: input = clean + noise scaled to a signal-to-noise ratio in dB, target = clean;
+- reverberation: input = clean * RIR, target = clean * direct path of the RIR (up to its
+  first peak + 5 samples, as the authors do), both shifted by the same onset delay;
+- band limit: input resampled down to 2 x cut-off and back up (soxr), target unchanged;
+  applied last, to the input only;
+- phase retrieval: input = target = clean (the trainer zeroes the input phase);
+- universal: the authors' six equally likely cases (see ``UNIVERSAL_CASES``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+
+SAMPLE_RATE_HZ = 16_000
+#: Frames used to find the active (speech) part of a signal: 20 ms, active if within 40 dB
+#: of the loudest frame and above an absolute floor (-80 dBFS).
+ACTIVE_FRAME_S = 0.02
+ACTIVE_RANGE_DB = 40.0
+ACTIVE_FLOOR_DB = -80.0
+#: Samples kept after the RIR's main peak for the direct path (the authors' value).
+DIRECT_PATH_EXTRA_SAMPLES = 5
+
+#: The authors' universal training mixture: six equally likely cases.
+UNIVERSAL_CASES = ("only_noise", "only_reverb", "only_bandlimit", "noise_reverb", "noise_bandlimit",
+                   "noise_reverb_bandlimit")
+TASKS = ("denoise", "dereverb", "bwe", "phase", "universal")
+
+
+@dataclass(frozen=True)
+class DegradeConfig:
+    """What the degradations draw from. Units in the names."""
+
+    snr_range_db: tuple[float, float] = (-5.0, 15.0)
+    #: Level randomisation of the mixture (RMS over active speech, dBFS). The trainer normalises
+    #: every input to unit RMS, so this matters only for clipping-like effects; kept as authors.
+    level_range_dbfs: tuple[float, float] = (-35.0, -15.0)
+    #: Cut-off frequencies for the bwe task (the input is resampled to 2 x cut-off and back).
+    bwe_cutoffs_hz: tuple[float, ...] = (2000.0, 4000.0)
+    sample_rate_hz: int = SAMPLE_RATE_HZ
+
+
+def active_mask(x: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """Boolean [N]: samples in 20 ms frames within 40 dB of the loudest frame (and above -80 dBFS)."""
+    n = len(x)
+    frame = max(1, int(ACTIVE_FRAME_S * sample_rate_hz))
+    n_frames = -(-n // frame)
+    padded = np.zeros(n_frames * frame, dtype=np.float64)
+    padded[:n] = x
+    energy = (padded.reshape(n_frames, frame) ** 2).mean(axis=1)
+    if energy.max() <= 0:
+        return np.zeros(n, dtype=bool)
+    level_db = 10 * np.log10(energy + 1e-20)
+    active = (level_db > level_db.max() - ACTIVE_RANGE_DB) & (level_db > ACTIVE_FLOOR_DB)
+    return np.repeat(active, frame)[:n]
+
+
+def active_power(x: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> float:
+    """Mean square of ``x`` over its active part (0 for silence)."""
+    mask = active_mask(x, sample_rate_hz)
+    if not mask.any():
+        return 0.0
+    return float(np.mean(np.asarray(x, dtype=np.float64)[mask] ** 2))
+
+
+def fit_length(x: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Random crop of ``x`` to ``length`` samples, or ``x`` tiled (from a random offset) when shorter."""
+    if len(x) >= length:
+        start = int(rng.integers(0, len(x) - length + 1))
+        return x[start:start + length]
+    reps = -(-length // len(x)) + 1
+    start = int(rng.integers(0, len(x)))
+    return np.tile(x, reps)[start:start + length]
+
+
+def add_noise(speech: np.ndarray, noise: np.ndarray, snr_db: float,
+              sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """speech + noise scaled so that 10 log10(P_speech_active / P_noise) = ``snr_db``.
+
+    ``noise`` must have the length of ``speech`` (see :func:`fit_length`). The speech power is
+    measured over its active part, the noise power over the whole segment. Silent speech or
+    silent noise: the speech is returned unchanged.
+    """
+    p_speech = active_power(speech, sample_rate_hz)
+    p_noise = float(np.mean(np.asarray(noise, dtype=np.float64) ** 2))
+    if p_speech <= 0 or p_noise <= 0:
+        return speech.copy()
+    scale = np.sqrt(p_speech / (p_noise * 10 ** (snr_db / 10)))
+    return (speech + scale * noise).astype(speech.dtype, copy=False)
+
+
+def direct_path(rir: np.ndarray) -> tuple[np.ndarray, int]:
+    """(RIR up to its main peak + 5 samples, index of the peak)."""
+    peak = int(np.argmax(np.abs(rir)))
+    return rir[:peak + DIRECT_PATH_EXTRA_SAMPLES + 1], peak
+
+
+def _convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    n = len(x) + len(h) - 1
+    size = 1 << (n - 1).bit_length()
+    y = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(h, size), size)
+    return y[:n]
+
+
+def reverberate(clean: np.ndarray, rir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(reverberant input, direct-path target), both [N] and aligned with ``clean``.
+
+    Both are convolutions of ``clean`` with (parts of) the same RIR, shifted left by the RIR's
+    peak index so that the direct sound lines up with the dry signal; the RIR is normalised to a
+    unit peak, so the target keeps about the clean level.
+    """
+    rir = np.asarray(rir, dtype=np.float64)
+    peak_value = np.max(np.abs(rir))
+    if peak_value <= 0:
+        raise ValueError("room impulse response is all zeros")
+    rir = rir / peak_value
+    direct, peak = direct_path(rir)
+    n = len(clean)
+    x = np.asarray(clean, dtype=np.float64)
+    reverberant = _convolve(x, rir)[peak:peak + n]
+    target = _convolve(x, direct)[peak:peak + n]
+    pad = lambda y: np.pad(y, (0, n - len(y))) if len(y) < n else y  # noqa: E731 - tiny RIRs
+    return pad(reverberant).astype(clean.dtype), pad(target).astype(clean.dtype)
+
+
+def band_limit(x: np.ndarray, cutoff_hz: float, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """Resample ``x`` down to 2 x ``cutoff_hz`` and back (soxr, very high quality); same length.
+
+    A cut-off at or above the Nyquist frequency returns ``x`` unchanged.
+    """
+    low_rate = 2 * cutoff_hz
+    if low_rate >= sample_rate_hz:
+        return x.copy()
+    down = soxr.resample(np.asarray(x, dtype=np.float64), sample_rate_hz, low_rate, quality="VHQ")
+    up = soxr.resample(down, low_rate, sample_rate_hz, quality="VHQ")
+    n = len(x)
+    up = up[:n] if len(up) >= n else np.pad(up, (0, n - len(up)))
+    return up.astype(x.dtype, copy=False)
+
+
+def random_level(input_: np.ndarray, target: np.ndarray, cfg: DegradeConfig,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Scale input and target by one random gain so that the input's active RMS is in the level range."""
+    power = active_power(input_, cfg.sample_rate_hz)
+    if power <= 0:
+        return input_, target
+    level_db = rng.uniform(*cfg.level_range_dbfs)
+    gain = 10 ** (level_db / 20) / np.sqrt(power)
+    return (input_ * gain).astype(input_.dtype), (target * gain).astype(target.dtype)
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """One drawn degradation: what was applied (for logs and tests)."""
+
+    case: str
+    snr_db: float | None = None
+    cutoff_hz: float | None = None
+    reverb: bool = False
+
+
+def draw_case(task: str, cfg: DegradeConfig, rng: np.random.Generator) -> Degradation:
+    """Which degradation a sample of ``task`` gets; universal draws one of the six cases."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+    snr = lambda: float(rng.uniform(*cfg.snr_range_db))  # noqa: E731
+    if task == "denoise":
+        return Degradation("only_noise", snr_db=snr())
+    if task == "dereverb":
+        return Degradation("only_reverb", reverb=True)
+    if task == "bwe":
+        return Degradation("only_bandlimit", cutoff_hz=float(rng.choice(cfg.bwe_cutoffs_hz)))
+    if task == "phase":
+        return Degradation("clean")
+    case = UNIVERSAL_CASES[int(rng.integers(0, len(UNIVERSAL_CASES)))]
+    return {
+        "only_noise": lambda: Degradation(case, snr_db=snr()),
+        "only_reverb": lambda: Degradation(case, reverb=True),
+        "only_bandlimit": lambda: Degradation(case, cutoff_hz=2000.0 if rng.random() < 0.5 else 4000.0),
+        "noise_reverb": lambda: Degradation(case, snr_db=snr(), reverb=True),
+        "noise_bandlimit": lambda: Degradation(case, snr_db=snr(), cutoff_hz=4000.0),
+        "noise_reverb_bandlimit": lambda: Degradation(case, snr_db=snr(), cutoff_hz=4000.0, reverb=True),
+    }[case]()
+
+
+def needs_noise(task: str) -> bool:
+    return task in ("denoise", "universal")
+
+
+def needs_rir(task: str) -> bool:
+    return task in ("dereverb", "universal")
+
+
+def apply(clean: np.ndarray, deg: Degradation, noise: np.ndarray | None, rir: np.ndarray | None,
+          cfg: DegradeConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Apply ``deg`` to ``clean`` [N]: reverb, then noise, then band limit (input only).
+
+    ``noise`` must already be cut to len(clean); ``rir`` is any length. Returns (input, target).
+    """
+    target = clean
+    x = clean
+    if deg.reverb:
+        if rir is None:
+            raise ValueError("this degradation needs a room impulse response")
+        x, target = reverberate(clean, rir)
+    if deg.snr_db is not None:
+        if noise is None:
+            raise ValueError("this degradation needs a noise signal")
+        x = add_noise(x, noise, deg.snr_db, cfg.sample_rate_hz)
+    if deg.cutoff_hz is not None:
+        x = band_limit(x, deg.cutoff_hz, cfg.sample_rate_hz)
+    return x, target

@@ -1,0 +1,147 @@
+"""Corpus folders: scan once, skip and count bad files, cache the list with lengths.
+
+A scan reads every audio file under the given folders (recursively; wav, flac, ogg) once and
+keeps those that decode, are long enough and are not silent. Unreadable, too-short and silent
+files are skipped and counted, never fatal; an empty or missing folder is one clear error.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from models.audio_resample import resample
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+#: A file whose loudest 20 ms frame is below this level (dBFS) is treated as silent.
+SILENCE_DBFS = -70.0
+
+
+class CorpusError(ValueError):
+    """A corpus folder that cannot be used; the message names the folder and what to do."""
+
+
+@dataclass(frozen=True)
+class AudioFile:
+    path: str
+    frames: int  # at ``sample_rate_hz`` after any resampling
+    source_rate_hz: int
+
+
+@dataclass
+class ScanReport:
+    """What a scan kept and skipped (counts and a few example paths per reason)."""
+
+    kept: int = 0
+    seconds: float = 0.0
+    skipped: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def skip(self, reason: str, path: Path) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        self.examples.setdefault(reason, [])
+        if len(self.examples[reason]) < 3:
+            self.examples[reason].append(str(path))
+
+    def summary(self, what: str) -> str:
+        skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items())) or "none"
+        return f"{what}: {self.kept} files ({self.seconds / 3600:.2f} h) kept; skipped: {skipped}"
+
+
+def read_mono(path: str | Path, sample_rate_hz: int, start: int = 0, frames: int = -1) -> np.ndarray:
+    """Read a file (or ``frames`` samples from ``start``) as float32 mono at ``sample_rate_hz``.
+
+    ``start``/``frames`` count samples at the file's own rate when it differs (then the whole
+    file is read and resampled, which is slower but rare for a prepared corpus).
+    """
+    with sf.SoundFile(str(path)) as f:
+        rate = f.samplerate
+        if rate == sample_rate_hz:
+            f.seek(start)
+            data = f.read(frames, dtype="float32", always_2d=True)
+        else:
+            data = f.read(dtype="float32", always_2d=True)
+    x = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if rate != sample_rate_hz:
+        x = resample(x, rate, sample_rate_hz).astype(np.float32)
+        if frames >= 0:
+            x = x[start:start + frames]
+    return x
+
+
+def _peak_frame_dbfs(x: np.ndarray, sample_rate_hz: int) -> float:
+    frame = max(1, sample_rate_hz // 50)
+    n = len(x) // frame
+    if n == 0:
+        energy = float(np.mean(x.astype(np.float64) ** 2)) if len(x) else 0.0
+    else:
+        energy = float((x[:n * frame].astype(np.float64).reshape(n, frame) ** 2).mean(axis=1).max())
+    return 10 * np.log10(energy + 1e-20)
+
+
+def list_audio(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+
+
+def scan_folders(folders: list[str | Path], *, sample_rate_hz: int, min_seconds: float,
+                 what: str) -> tuple[list[AudioFile], ScanReport]:
+    """Scan ``folders`` for usable audio. Raises :class:`CorpusError` if nothing is usable."""
+    report = ScanReport()
+    files: list[AudioFile] = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise CorpusError(f"{folder}: {what} folder not found (or not a folder); pass an existing folder of "
+                              "16 kHz audio files")
+        try:
+            paths = list_audio(folder)
+        except OSError as err:
+            raise CorpusError(f"{folder}: cannot list the {what} folder ({err}); check its permissions") from None
+        for path in paths:
+            try:
+                x = read_mono(path, sample_rate_hz)
+                rate = sf.info(str(path)).samplerate
+            except Exception:  # soundfile raises several types for broken files
+                report.skip("unreadable", path)
+                continue
+            if not np.all(np.isfinite(x)):
+                report.skip("unreadable", path)
+            elif len(x) < min_seconds * sample_rate_hz:
+                report.skip("too short", path)
+            elif _peak_frame_dbfs(x, sample_rate_hz) < SILENCE_DBFS:
+                report.skip("silent", path)
+            else:
+                files.append(AudioFile(str(path.resolve()), len(x), rate))
+                report.kept += 1
+                report.seconds += len(x) / sample_rate_hz
+    if not files:
+        names = ", ".join(str(f) for f in folders)
+        detail = ", ".join(f"{n} {r}" for r, n in report.skipped.items()) or "no audio files (wav/flac/ogg)"
+        raise CorpusError(f"{names}: no usable {what} audio ({detail}); point --{what} at folders of 16 kHz "
+                          "speech/noise/RIR files")
+    return files, report
+
+
+def scan_cached(folders: list[str | Path], cache: Path | None, *, sample_rate_hz: int, min_seconds: float,
+                what: str) -> tuple[list[AudioFile], ScanReport]:
+    """:func:`scan_folders`, reusing ``cache`` (a JSON file) when it was made for the same folders."""
+    key = {"folders": [str(Path(f).resolve()) for f in folders], "sample_rate_hz": sample_rate_hz,
+           "min_seconds": min_seconds}
+    if cache is not None and cache.is_file():
+        try:
+            data = json.loads(cache.read_text())
+            if data.get("key") == key:
+                report = ScanReport(**data["report"])
+                return [AudioFile(**f) for f in data["files"]], report
+        except (ValueError, KeyError, TypeError):
+            pass  # a damaged cache is rebuilt
+    files, report = scan_folders(folders, sample_rate_hz=sample_rate_hz, min_seconds=min_seconds, what=what)
+    if cache is not None:
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "report": asdict(report), "files": [asdict(f) for f in files]}))
+        os.replace(tmp, cache)
+    return files, report

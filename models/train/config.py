@@ -1,0 +1,123 @@
+"""The typed training configuration, saved as ``run-dir/config.json``."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from models.data.degrade import TASKS, DegradeConfig
+from models.losses import LossWeights, recipe
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run depends on. Units in the names; defaults are the authors' recipe."""
+
+    task: str
+    clean_dirs: tuple[str, ...]
+    noise_dirs: tuple[str, ...] = ()
+    rir_dirs: tuple[str, ...] = ()
+    val_clean_dirs: tuple[str, ...] = ()
+    #: Held-out noise / RIR folders for validation (default: the training ones).
+    val_noise_dirs: tuple[str, ...] = ()
+    val_rir_dirs: tuple[str, ...] = ()
+    arch: str = "gre"
+    config_name: str = "standard"
+    steps: int = 100_000
+    batch_size: int = 4  # global, split over DDP processes
+    segment_seconds: float = 2.0
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.8, 0.99)
+    weight_decay: float = 0.01  # torch's AdamW default, as the authors
+    #: ExponentialLR: the learning rate is multiplied by ``lr_decay`` every ``lr_decay_every_steps``
+    #: (the authors: 0.99 per epoch of ~2,900 steps on VoiceBank).
+    lr_decay: float = 0.99
+    lr_decay_every_steps: int = 2_500
+    grad_clip: float = 0.0  # 0 = off (the authors clip only for phase retrieval, at 5)
+    disc_grad_clip: float = 10.0
+    seed: int = 1234
+    precision: str = "fp32"
+    device: str = "auto"
+    workers: int = 2
+    threads: int = 0  # 0 = torch's default
+    val_every: int = 1_000
+    ckpt_every: int = 500
+    log_every: int = 10
+    val_files: int = 24
+    val_max_seconds: float = 4.0
+    min_file_seconds: float = 0.25
+    grad_checkpoint: bool = False
+    losses: LossWeights = field(default_factory=LossWeights)
+    degrade: DegradeConfig = field(default_factory=DegradeConfig)
+
+    #: Fields that may change when a run is resumed (they do not change what is learnt).
+    RESUMABLE = ("steps", "workers", "threads", "device", "val_every", "ckpt_every", "log_every",
+                 "val_clean_dirs", "val_noise_dirs", "val_rir_dirs", "val_files", "val_max_seconds", "grad_checkpoint")
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; known: {', '.join(TASKS)}")
+        if not self.clean_dirs:
+            raise ValueError("at least one --clean folder is needed")
+        for name in ("steps", "batch_size", "ckpt_every", "val_every", "log_every", "lr_decay_every_steps"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.segment_seconds <= 0.05:
+            raise ValueError(f"segment_seconds must be above 0.05 s, got {self.segment_seconds}")
+
+    @property
+    def segment_samples(self) -> int:
+        return int(round(self.segment_seconds * self.degrade.sample_rate_hz))
+
+    @property
+    def mode(self) -> str:
+        return "phase_retrieval" if self.task == "phase" else "enhance"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for k in ("clean_dirs", "noise_dirs", "rir_dirs", "val_clean_dirs", "val_noise_dirs", "val_rir_dirs", "betas"):
+            if k in values:
+                values[k] = tuple(values[k])
+        if isinstance(values.get("losses"), dict):
+            values["losses"] = LossWeights.from_dict(values["losses"])
+        if isinstance(values.get("degrade"), dict):
+            d = dict(values["degrade"])
+            for k in ("snr_range_db", "level_range_dbfs", "bwe_cutoffs_hz"):
+                if k in d:
+                    d[k] = tuple(d[k])
+            values["degrade"] = DegradeConfig(**d)
+        return cls(**values)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        return cls.from_dict(json.loads(path.read_text()))
+
+    def differences(self, other: "TrainConfig") -> list[str]:
+        """Fields that differ and may not change on resume, as 'name: old -> new'."""
+        a, b = self.to_dict(), other.to_dict()
+        return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if k not in self.RESUMABLE and a[k] != b.get(k)]
+
+    def with_resumable(self, other: "TrainConfig") -> "TrainConfig":
+        """This config with the resumable fields taken from ``other``."""
+        return replace(self, **{k: getattr(other, k) for k in self.RESUMABLE})
+
+
+def default_losses(task: str, metric_disc: bool | None = None, mpd: bool | None = None) -> LossWeights:
+    """The task's recipe, with the discriminators switched on/off when asked (None: the recipe's choice)."""
+    w = recipe(task)
+    if metric_disc is not None:
+        w = replace(w, metric=(0.05 if metric_disc else 0.0))
+    if mpd is not None:
+        w = replace(w, mpd=((1.0 if task == "phase" else 0.05) if mpd else 0.0))
+    return w

@@ -1,0 +1,496 @@
+"""The training loop of `gre train`: data, generator (+ optional critics), checkpoints, validation.
+
+One step: a batch of degraded crops -> STFT -> network (under autocast) -> waveform; the
+discriminators (if any) are updated first on the detached output, then the generator on the
+weighted sum of its loss components. Everything a step depends on is in ``last.pt``, so a run
+resumed from it continues exactly as if it had never stopped.
+
+DDP: launch with ``torchrun --nproc-per-node N -m gre_cli.main train ...`` (gloo on CPU, nccl on
+CUDA); the global batch is split over the processes; rank 0 writes the run directory.
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
+from torch.utils.data import DataLoader
+
+from models import losses as L
+from models import stft as S
+from models.architectures import build_network, named_config
+from models.checkpoint import save_checkpoint
+from models.data import degrade as D
+from models.data.dataset import CropSpec, DegradedCrops, StepBatchSampler
+from models.data.files import scan_cached
+from models.data.rirs import RoomSimConfig, cached_simulated_rirs, load_rirs
+from models.device import check_precision, resolve_device
+from models.train.config import TrainConfig
+from models.train.logs import RunLog, plot_curves
+from models.train.state import load_state, rng_state, save_state, set_rng_state
+
+
+class RunDirError(ValueError):
+    """A run directory that does not fit the requested run; the message says what to do."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    best: float | None
+    stopped_early: bool
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device: torch.device) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return _Dist(dist.get_rank(), dist.get_world_size())
+
+
+def _barrier(d: _Dist) -> None:
+    if d.world > 1:
+        dist.barrier()
+
+
+def enable_grad_checkpointing(network: torch.nn.Module) -> int:
+    """Recompute each bottleneck block in the backward pass instead of keeping its activations.
+
+    The blocks are wrapped at instance level, so module names (and state-dict keys) stay the
+    same. Returns the number of wrapped blocks (0 for networks without ``bottleneck``).
+    """
+    blocks = getattr(network, "bottleneck", None)
+    if blocks is None:
+        return 0
+    for block in blocks:
+        forward = block.forward
+        block.forward = (lambda f: lambda *a: checkpoint(f, *a, use_reentrant=False))(forward)
+    return len(blocks)
+
+
+def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[TrainConfig, bool]:
+    """Check ``run_dir`` against ``cfg``. Returns (config to use, whether a checkpoint exists)."""
+    config_path, last = run_dir / "config.json", run_dir / "last.pt"
+    has_ckpt = last.is_file()
+    if has_ckpt and not resume:
+        raise RunDirError(f"{run_dir}: already holds a training run (last.pt); pass --resume to continue it "
+                          "or choose a new --run-dir")
+    if config_path.is_file():
+        try:
+            saved = TrainConfig.load(config_path)
+        except (ValueError, TypeError, KeyError) as err:
+            raise RunDirError(f"{config_path}: unreadable run config ({err}); use a new --run-dir") from None
+        diff = saved.differences(cfg)
+        if diff:
+            raise RunDirError(f"{run_dir}: made by another config ({'; '.join(diff[:4])}); use the same options "
+                              "to resume it, or a new --run-dir")
+        cfg = saved.with_resumable(cfg)
+    return cfg, has_ckpt
+
+
+class Trainer:
+    """Holds the run's modules, optimisers and data; :meth:`run` trains to ``cfg.steps``."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, resume: bool = False, quiet: bool = False):
+        self.device = resolve_device(cfg.device)
+        check_precision(cfg.precision, self.device)
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        self.dist = _init_distributed(self.device)
+        if self.dist.world > 1 and self.device.type == "cuda":
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        self.run_dir = Path(run_dir)
+        if self.dist.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        _barrier(self.dist)
+        cfg, has_ckpt = prepare_run_dir(cfg, self.run_dir, resume)
+        self.cfg = cfg
+        self.log = RunLog(self.run_dir, cfg.steps, 0, enabled=self.dist.main and not quiet)
+        if self.dist.main:
+            cfg.save(self.run_dir / "config.json")
+        self.stft_cfg = named_config(cfg.arch, cfg.config_name).stft
+        self._build_data()
+        torch.manual_seed(cfg.seed)
+        self.net_cfg = named_config(cfg.arch, cfg.config_name)
+        self.net = build_network(cfg.arch, self.net_cfg).to(self.device)
+        self.optim = torch.optim.AdamW(self.net.parameters(), cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.ExponentialLR(self.optim, gamma=cfg.lr_decay)
+        self.discs: dict[str, torch.nn.Module] = {}
+        self.disc_optims: dict[str, torch.optim.Optimizer] = {}
+        self.disc_scheds: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        from models import discriminators as DS
+
+        if cfg.losses.metric > 0:
+            self.discs["metric"] = DS.MetricDiscriminator().to(self.device)
+        if cfg.losses.mpd > 0:
+            self.discs["mpd"] = DS.MultiPeriodDiscriminator().to(self.device)
+        for name, disc in self.discs.items():
+            self.disc_optims[name] = torch.optim.AdamW(disc.parameters(), cfg.lr, betas=cfg.betas,
+                                                       weight_decay=cfg.weight_decay)
+            self.disc_scheds[name] = torch.optim.lr_scheduler.ExponentialLR(self.disc_optims[name], gamma=cfg.lr_decay)
+        self.step = 0
+        self.best: float | None = None
+        self.elapsed_s = 0.0
+        if has_ckpt:
+            self._load(self.run_dir / "last.pt")
+        elif resume and self.dist.main:
+            self.log.message(f"{self.run_dir}: no checkpoint yet, starting from step 0")
+        if cfg.grad_checkpoint:
+            enable_grad_checkpointing(self.net)
+        self.model = self.net
+        if self.dist.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # Phase retrieval leaves the magnitude head out of the loss.
+            self.model = DDP(self.net, device_ids=ids, find_unused_parameters=cfg.task == "phase")
+            self.disc_models = {k: DDP(v, device_ids=ids) for k, v in self.discs.items()}
+        else:
+            self.disc_models = dict(self.discs)
+        self.scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
+        self._stop = False
+
+    # ------------------------------------------------------------------ data
+    def _build_data(self) -> None:
+        cfg, rate = self.cfg, self.cfg.degrade.sample_rate_hz
+        scan = dict(sample_rate_hz=rate, min_seconds=cfg.min_file_seconds)
+        # Rank 0 scans and writes the caches in the run dir; the other ranks then read them.
+        if not self.dist.main:
+            _barrier(self.dist)
+        cache = lambda name: self.run_dir / name  # noqa: E731
+        lists = {"clean": scan_cached(list(cfg.clean_dirs), cache("files_clean.json"), what="clean", **scan)}
+        if D.needs_noise(cfg.task):
+            if not cfg.noise_dirs:
+                raise ValueError(f"task {cfg.task} adds noise: pass --noise DIR (a folder of noise recordings)")
+            lists["noise"] = scan_cached(list(cfg.noise_dirs), cache("files_noise.json"), what="noise", **scan)
+        if D.needs_rir(cfg.task) and cfg.rir_dirs:
+            lists["rir"] = scan_cached(list(cfg.rir_dirs), cache("files_rir.json"), what="rir",
+                                       sample_rate_hz=rate, min_seconds=0.0)
+        if cfg.val_clean_dirs and self.dist.main:
+            lists["val"] = scan_cached(list(cfg.val_clean_dirs), cache("files_val.json"), what="val-clean", **scan)
+        rirs = None
+        if D.needs_rir(cfg.task):
+            if "rir" in lists:
+                rirs = load_rirs(lists["rir"][0], rate)
+            else:
+                self.log.message("no --rir folder: simulating rooms with pyroomacoustics")
+                rirs = cached_simulated_rirs(self.run_dir / "rirs_simulated.npz",
+                                             RoomSimConfig(), rate, cfg.seed)
+        if self.dist.main:
+            _barrier(self.dist)
+        for name, (_, report) in lists.items():
+            self.log.message(report.summary(name))
+            self.log.record({"kind": "scan", "what": name, "kept": report.kept, "hours": report.seconds / 3600,
+                             "skipped": report.skipped})
+        self.scan_reports = {k: v[1] for k, v in lists.items()}
+        noise = lists.get("noise", (None,))[0]
+        spec = CropSpec(cfg.task, cfg.segment_samples, cfg.seed, cfg.degrade)
+        self.dataset = DegradedCrops(spec, lists["clean"][0], noise, rirs)
+        self.val_items = []
+        if self.dist.main and "val" in lists:
+            from models.train.validation import build_val_set
+
+            val_noise, val_rirs = noise, rirs
+            if cfg.val_noise_dirs and D.needs_noise(cfg.task):
+                val_noise = scan_cached(list(cfg.val_noise_dirs), cache("files_val_noise.json"), what="val-noise",
+                                        **scan)[0]
+            if cfg.val_rir_dirs and D.needs_rir(cfg.task):
+                val_rirs = load_rirs(scan_cached(list(cfg.val_rir_dirs), cache("files_val_rir.json"), what="val-rir",
+                                                 sample_rate_hz=rate, min_seconds=0.0)[0], rate)
+            self.val_items = build_val_set(lists["val"][0], cfg.task, cfg.degrade, cfg.seed, cfg.val_files,
+                                           cfg.val_max_seconds, val_noise, val_rirs)
+
+    def _loader(self) -> DataLoader:
+        sampler = StepBatchSampler(self.step, self.cfg.steps, self.cfg.batch_size, self.dist.rank, self.dist.world)
+        return DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.cfg.workers,
+                          pin_memory=self.device.type == "cuda", persistent_workers=False,
+                          prefetch_factor=4 if self.cfg.workers > 0 else None)
+
+    # ------------------------------------------------------------------ state
+    def _state(self) -> dict:
+        rngs = rng_state()
+        if self.dist.world > 1:
+            gathered = [None] * self.dist.world
+            dist.all_gather_object(gathered, rngs)
+            rngs = {"per_rank": gathered}
+        return {
+            "format": "gre-train-1",
+            "step": self.step,
+            "model": self.net.state_dict(),
+            "optimizer": self.optim.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "discriminators": {k: v.state_dict() for k, v in self.discs.items()},
+            "disc_optimizers": {k: v.state_dict() for k, v in self.disc_optims.items()},
+            "disc_schedulers": {k: v.state_dict() for k, v in self.disc_scheds.items()},
+            "scaler": self.scaler.state_dict() if self.scaler else {},
+            "rng": rngs,
+            "best": self.best if self.best is not None else float("nan"),
+            "elapsed_s": self.elapsed_s,
+            "config": self.cfg.to_dict(),
+        }
+
+    def _load(self, path: Path) -> None:
+        state = load_state(path)
+        self.net.load_state_dict(state["model"])
+        self.optim.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        for k, disc in self.discs.items():
+            if k not in state["discriminators"]:
+                raise RunDirError(f"{path}: has no {k} discriminator state; resume with the options it was made with")
+            disc.load_state_dict(state["discriminators"][k])
+            self.disc_optims[k].load_state_dict(state["disc_optimizers"][k])
+            self.disc_scheds[k].load_state_dict(state["disc_schedulers"][k])
+        if self.scaler and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        rngs = state["rng"]
+        if "per_rank" in rngs:
+            rngs = rngs["per_rank"][min(self.dist.rank, len(rngs["per_rank"]) - 1)]
+        set_rng_state(rngs)
+        self.step = int(state["step"])
+        best = float(state.get("best", float("nan")))
+        self.best = None if math.isnan(best) else best
+        self.elapsed_s = float(state.get("elapsed_s", 0.0))
+        self.log.message(f"resumed {path} at step {self.step}")
+
+    def export(self, name: str) -> Path:
+        path = self.run_dir / name
+        save_checkpoint(path, self.net.state_dict(), arch=self.cfg.arch, config=self.net_cfg,
+                        config_name=self.cfg.config_name, sample_rate_hz=self.stft_cfg.sample_rate_hz,
+                        tasks=(self.cfg.task,), mode=self.cfg.mode)
+        return path
+
+    def save(self) -> None:
+        state = self._state()  # collective in DDP: every rank takes part
+        if self.dist.main:
+            save_state(self.run_dir / "last.pt", state)
+            self.export("model.safetensors")
+
+    # ------------------------------------------------------------------ one step
+    def _autocast(self):
+        from models.device import autocast
+
+        return autocast(self.cfg.precision, self.device)
+
+    def _generate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(in_mag, mag_hat, phase_hat, wave_hat) for an input batch [B, N]."""
+        in_mag, in_phase = S.analyse(x, self.stft_cfg)
+        if self.cfg.task == "phase":
+            in_phase = torch.zeros_like(in_phase)
+        with self._autocast():
+            mag_hat, phase_hat = self.model(in_mag, in_phase)
+        mag_hat, phase_hat = mag_hat.float(), phase_hat.float()
+        out_mag = in_mag if self.cfg.task == "phase" else mag_hat
+        wave_hat = S.synthesise(out_mag, phase_hat, self.stft_cfg, x.shape[-1])
+        return in_mag, mag_hat, phase_hat, wave_hat
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        """One optimisation step on (input, target) [B, N]; returns the loss components."""
+        from models import discriminators as DS
+
+        w = self.cfg.losses
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        ref_mag, ref_phase = S.analyse(y, self.stft_cfg)
+        _, mag_hat, phase_hat, wave_hat = self._generate(x)
+        out: dict[str, float] = {}
+        resynth = None
+        if w.consistency > 0 or w.metric > 0:
+            resynth = S.analyse(wave_hat, self.stft_cfg)
+
+        # Critics first, on the detached output (as the authors).
+        if "metric" in self.discs:
+            d, opt = self.disc_models["metric"], self.disc_optims["metric"]
+            targets = DS.pesq_targets(y.cpu().numpy(), wave_hat.detach().cpu().numpy(), self.stft_cfg.sample_rate_hz)
+            opt.zero_grad(set_to_none=True)
+            b = y.shape[0]
+            fake = resynth[0].detach()
+            scores = d(torch.cat([ref_mag, ref_mag]), torch.cat([ref_mag, fake]))
+            loss_d = F.mse_loss(scores[:b], torch.ones(b, device=self.device))
+            if targets is not None:
+                loss_d = loss_d + F.mse_loss(scores[b:], targets.to(self.device))
+            loss_d.backward()
+            opt.step()
+            out["disc_metric"] = float(loss_d.detach())
+        if "mpd" in self.discs:
+            d, opt = self.disc_models["mpd"], self.disc_optims["mpd"]
+            opt.zero_grad(set_to_none=True)
+            b = y.shape[0]
+            scores, _ = d(torch.cat([y, wave_hat.detach()]))
+            loss_d = DS.hinge_discriminator_loss([s[:b] for s in scores], [s[b:] for s in scores])
+            loss_d.backward()
+            if self.cfg.disc_grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.discs["mpd"].parameters(), self.cfg.disc_grad_clip)
+            opt.step()
+            out["disc_mpd"] = float(loss_d.detach())
+
+        terms: dict[str, torch.Tensor] = {}
+        if w.magnitude > 0:
+            terms["magnitude"] = L.magnitude_loss(mag_hat, ref_mag)
+        if w.phase > 0:
+            terms["phase"] = L.phase_loss(phase_hat, ref_phase)
+        com_hat = L.compressed_complex(mag_hat, phase_hat) if (w.complex > 0 or w.consistency > 0) else None
+        if w.complex > 0:
+            terms["complex"] = L.complex_loss(com_hat, L.compressed_complex(ref_mag, ref_phase))
+        if w.consistency > 0:
+            terms["consistency"] = L.consistency_loss(com_hat, L.compressed_complex(*resynth))
+        if w.time > 0:
+            terms["time"] = L.time_loss(wave_hat, y)
+        if w.wop > 0:
+            terms["wop"] = L.wop_loss(phase_hat, ref_phase, ref_mag)
+        # Adversarial terms through the bare critics with frozen weights: no critic gradients.
+        if w.metric > 0:
+            d = self.discs["metric"]
+            d.requires_grad_(False)
+            terms["metric"] = F.mse_loss(d(ref_mag, resynth[0]), torch.ones(y.shape[0], device=self.device))
+            d.requires_grad_(True)
+        if w.mpd > 0:
+            d = self.discs["mpd"]
+            d.requires_grad_(False)
+            fake_scores, fake_feats = d(wave_hat)
+            with torch.no_grad():
+                _, real_feats = d(y)
+            terms["mpd"] = DS.feature_matching_loss(real_feats, fake_feats) + DS.hinge_generator_loss(fake_scores)
+            d.requires_grad_(True)
+        loss = sum(getattr(w, k) * v for k, v in terms.items())
+
+        self.optim.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optim)
+        else:
+            loss.backward()
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(self.optim)
+            self.scaler.update()
+        else:
+            self.optim.step()
+        self.step += 1
+        if self.step % self.cfg.lr_decay_every_steps == 0:
+            self.sched.step()
+            for s in self.disc_scheds.values():
+                s.step()
+        out.update({k: float(v.detach()) for k, v in terms.items()})
+        out["loss"] = float(loss.detach())
+        return out
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> dict[str, float] | None:
+        if not self.dist.main or not self.val_items:
+            return None
+        from models.train.validation import evaluate
+
+        t0 = time.time()
+        scores = evaluate(self.net, self.val_items, self.stft_cfg, self.cfg.mode, self.device)
+        # Best model: highest PESQ-WB; for phase retrieval, lowest phase distance.
+        key, better = ("pd", lambda a, b: a < b) if self.cfg.task == "phase" else ("pesq", lambda a, b: a > b)
+        value = scores.get(key, float("nan"))
+        improved = not math.isnan(value) and (self.best is None or better(value, self.best))
+        if improved:
+            self.best = value
+            self.export("best.safetensors")
+        self.log.record({"kind": "val", "step": self.step, **scores, "best": improved, "val_s": time.time() - t0})
+        self.log.message(f"validation at step {self.step}: " + " ".join(f"{k} {v:.3f}" for k, v in scores.items())
+                         + (" (best)" if improved else ""))
+        return scores
+
+    # ------------------------------------------------------------------ loop
+    def _request_stop(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        self._stop = True
+
+    def run(self) -> TrainResult:
+        cfg = self.cfg
+        handlers = {}
+        if self.dist.world == 1:
+            try:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    handlers[sig] = signal.signal(sig, self._request_stop)
+            except ValueError:  # not the main thread
+                handlers = {}
+        try:
+            return self._run()
+        finally:
+            for sig, h in handlers.items():
+                signal.signal(sig, h)
+            self.log.close()
+
+    def _run(self) -> TrainResult:
+        cfg = self.cfg
+        if self.dist.main and self.val_items and self.step == 0:
+            from models.train.validation import input_scores
+
+            base = input_scores(self.val_items, self.stft_cfg, cfg.mode)
+            self.log.record({"kind": "val_input", "step": 0, **base})
+            self.log.message("validation input: " + " ".join(f"{k} {v:.3f}" for k, v in base.items()))
+        self.net.train()
+        for d in self.discs.values():
+            d.train()
+        window: dict[str, list[float]] = {}
+        t_window, n_window = time.time(), 0
+        t_last = time.time()
+        for x, y in self._loader():
+            comps = self.train_step(x, y)
+            now = time.time()
+            self.elapsed_s += now - t_last
+            t_last = now
+            for k, v in comps.items():
+                window.setdefault(k, []).append(v)
+            n_window += 1
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                rate = n_window / max(time.time() - t_window, 1e-9)
+                means = {k: float(np.mean(v)) for k, v in window.items()}
+                lr = self.optim.param_groups[0]["lr"]
+                self.log.record({"kind": "train", "step": self.step, "lr": lr, "steps_per_s": rate, **means})
+                parts = " ".join(f"{k} {v:.4f}" for k, v in means.items() if k != "loss")
+                self.log.progress(self.step, f"loss {means['loss']:.4f} ({parts}) {rate:.3f} steps/s lr {lr:.2e}")
+                window, t_window, n_window = {}, time.time(), 0
+            stop = self._stop
+            if self.dist.world > 1:
+                flag = torch.tensor([1.0 if stop else 0.0])
+                dist.all_reduce(flag)
+                stop = bool(flag.item() > 0)
+            last = self.step == cfg.steps
+            if self.step % cfg.ckpt_every == 0 or last or stop:
+                self.save()
+            if self.step % cfg.val_every == 0 or last:
+                self.validate()
+                if self.dist.main:
+                    plot_curves(self.run_dir)
+            if stop:
+                self.log.message(f"stopped at step {self.step}; checkpoint saved, continue with --resume")
+                return TrainResult(self.run_dir, self.step, self.best, True)
+            t_last = time.time()
+        if self.dist.main:
+            plot_curves(self.run_dir)
+        return TrainResult(self.run_dir, self.step, self.best, False)
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, quiet: bool = False) -> TrainResult:
+    """Train ``cfg`` in ``run_dir`` up to ``cfg.steps`` (continuing from ``last.pt`` with ``resume``)."""
+    trainer = Trainer(cfg, Path(run_dir), resume=resume, quiet=quiet)
+    if trainer.step >= trainer.cfg.steps:
+        trainer.log.message(f"{run_dir}: already at step {trainer.step} >= --steps {trainer.cfg.steps}; nothing to do")
+        trainer.log.close()
+        return TrainResult(trainer.run_dir, trainer.step, trainer.best, False)
+    return trainer.run()
