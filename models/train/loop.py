@@ -149,6 +149,7 @@ class Trainer:
             self.disc_optims[name] = torch.optim.AdamW(disc.parameters(), cfg.lr, betas=cfg.betas,
                                                        weight_decay=cfg.weight_decay)
             self.disc_scheds[name] = torch.optim.lr_scheduler.ExponentialLR(self.disc_optims[name], gamma=cfg.lr_decay)
+        self.scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
         self.step = 0
         self.best: float | None = None
         self.elapsed_s = 0.0
@@ -168,7 +169,6 @@ class Trainer:
             self.disc_models = {k: DDP(v, device_ids=ids) for k, v in self.discs.items()}
         else:
             self.disc_models = dict(self.discs)
-        self.scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
         self._stop = False
 
     # ------------------------------------------------------------------ data
@@ -223,7 +223,10 @@ class Trainer:
 
     def _loader(self) -> DataLoader:
         sampler = StepBatchSampler(self.step, self.cfg.steps, self.cfg.batch_size, self.dist.rank, self.dist.world)
-        return DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.cfg.workers,
+        # Its own generator: creating the loader must not draw from the global torch RNG,
+        # or a resumed run would see different dropout masks than an uninterrupted one.
+        generator = torch.Generator().manual_seed(self.cfg.seed + self.step)
+        return DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.cfg.workers, generator=generator,
                           pin_memory=self.device.type == "cuda", persistent_workers=False,
                           prefetch_factor=4 if self.cfg.workers > 0 else None)
 

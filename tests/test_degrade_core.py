@@ -1,0 +1,124 @@
+"""Degradations: SNR, band limit, direct-path target, universal cases."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.data import degrade as D
+
+RATE = 16_000
+
+
+def _speechlike(n: int, rng: np.random.Generator, gaps: bool = False) -> np.ndarray:
+    t = np.arange(n) / RATE
+    phase = 2 * np.pi * np.cumsum(130 + 20 * np.sin(2 * np.pi * 0.7 * t)) / RATE
+    x = sum(np.sin(k * phase) / k for k in range(1, 25)) + 0.01 * rng.standard_normal(n)
+    if gaps:
+        x = x * (np.sin(2 * np.pi * 1.5 * t) > 0)
+    return (0.1 * x).astype(np.float32)
+
+
+@pytest.mark.parametrize("snr_db", [-5.0, 0.0, 7.5, 15.0])
+@pytest.mark.parametrize("gaps", [False, True])
+def test_add_noise_hits_requested_snr_over_active_speech(snr_db, gaps):
+    rng = np.random.default_rng(1)
+    speech = _speechlike(RATE * 2 + 37, rng, gaps)
+    noise = rng.standard_normal(len(speech)).astype(np.float32) * 3.0
+    mix = D.add_noise(speech, noise, snr_db)
+    added = mix.astype(np.float64) - speech
+    active = D.active_mask(speech)
+    assert 0.3 < active.mean() <= 1.0
+    if not gaps:
+        assert active.mean() > 0.99
+    measured = 10 * np.log10(np.mean(speech[active].astype(np.float64) ** 2) / np.mean(added**2))
+    assert abs(measured - snr_db) < 0.5
+
+
+def test_add_noise_with_silent_speech_or_noise_is_identity():
+    x = np.zeros(1000, np.float32)
+    assert np.array_equal(D.add_noise(x, np.ones(1000, np.float32), 0.0), x)
+    y = np.ones(1000, np.float32)
+    assert np.array_equal(D.add_noise(y, np.zeros(1000, np.float32), 0.0), y)
+
+
+@pytest.mark.parametrize("cutoff_hz", [2000.0, 4000.0])
+def test_band_limit_removes_energy_above_cutoff(cutoff_hz):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(RATE).astype(np.float32)
+    y = D.band_limit(x, cutoff_hz)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    spec_x = np.abs(np.fft.rfft(x)) ** 2
+    spec_y = np.abs(np.fft.rfft(y)) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1 / RATE)
+    above = freqs > cutoff_hz * 1.05
+    below = freqs < cutoff_hz * 0.9
+    assert spec_y[above].sum() < 1e-4 * spec_x[above].sum()  # > 40 dB down
+    assert 0.9 < spec_y[below].sum() / spec_x[below].sum() < 1.1  # pass band kept
+
+
+def test_band_limit_at_nyquist_is_identity():
+    x = np.random.default_rng(3).standard_normal(500).astype(np.float32)
+    assert np.array_equal(D.band_limit(x, 8000.0), x)
+
+
+def _synthetic_rir(delay: int, rng: np.random.Generator) -> np.ndarray:
+    n = 4000
+    h = np.zeros(n, np.float32)
+    h[delay] = 1.0
+    tail = rng.standard_normal(n - delay - 40) * np.exp(-np.arange(n - delay - 40) / 800) * 0.3
+    h[delay + 40:] = tail
+    return h
+
+
+def test_reverb_target_is_direct_path_aligned_with_input():
+    rng = np.random.default_rng(4)
+    clean = (0.1 * rng.standard_normal(RATE)).astype(np.float32)  # white: a sharp correlation peak
+    delay = 123
+    rir = _synthetic_rir(delay, rng)
+    reverberant, target = D.reverberate(clean, rir)
+    assert reverberant.shape == target.shape == clean.shape
+    # The direct path of this RIR is a unit impulse at the peak: after the shift the target is the clean.
+    np.testing.assert_allclose(target, clean, atol=1e-5)
+    # Input and target line up: their cross-correlation peaks at lag 0.
+    lags = np.arange(-50, 51)
+    corr = [np.dot(np.roll(reverberant, -k), target) for k in lags]
+    assert lags[int(np.argmax(corr))] == 0
+    # And the input really is reverberant (energy after the direct sound).
+    assert np.mean((reverberant - target) ** 2) > 0.05 * np.mean(target**2)
+
+
+def test_direct_path_keeps_peak_plus_five_samples():
+    h = np.zeros(100)
+    h[10] = 1.0
+    h[30] = 0.5
+    direct, peak = D.direct_path(h)
+    assert peak == 10 and len(direct) == 16
+
+
+def test_universal_draws_the_six_cases_about_equally():
+    rng = np.random.default_rng(5)
+    cfg = D.DegradeConfig()
+    cases = [D.draw_case("universal", cfg, rng) for _ in range(3000)]
+    counts = {c: sum(d.case == c for d in cases) for c in D.UNIVERSAL_CASES}
+    assert all(400 < n < 600 for n in counts.values()), counts
+    bl = [d.cutoff_hz for d in cases if d.case == "only_bandlimit"]
+    assert set(bl) == {2000.0, 4000.0} and 0.4 < np.mean(np.array(bl) == 2000.0) < 0.6
+    assert all(d.cutoff_hz == 4000.0 for d in cases if d.case in ("noise_bandlimit", "noise_reverb_bandlimit"))
+    assert all(d.reverb == ("reverb" in d.case) for d in cases)
+    assert all((d.snr_db is not None) == ("noise" in d.case) for d in cases)
+    assert all(-5 <= d.snr_db <= 15 for d in cases if d.snr_db is not None)
+
+
+def test_apply_phase_task_is_identity_and_bwe_only_touches_input():
+    rng = np.random.default_rng(6)
+    cfg = D.DegradeConfig()
+    clean = _speechlike(8000, rng)
+    x, y = D.apply(clean, D.draw_case("phase", cfg, rng), None, None, cfg)
+    assert np.array_equal(x, clean) and np.array_equal(y, clean)
+    x, y = D.apply(clean, D.Degradation("only_bandlimit", cutoff_hz=2000.0), None, None, cfg)
+    assert np.array_equal(y, clean) and not np.allclose(x, clean)
+
+
+def test_unknown_task_is_refused():
+    with pytest.raises(ValueError, match="unknown task"):
+        D.draw_case("sing", D.DegradeConfig(), np.random.default_rng(0))

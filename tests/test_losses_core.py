@@ -1,0 +1,96 @@
+"""Loss components on known cases."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from models import losses as L
+from models import stft as S
+from models.config import STFTConfig
+from models.discriminators import (MetricDiscriminator, MultiPeriodDiscriminator, feature_matching_loss,
+                                   hinge_discriminator_loss, hinge_generator_loss)
+
+CFG = STFTConfig()
+
+
+def _spectra(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    wave = torch.randn(2, 4000, generator=g) * 0.1
+    mag, phase = S.analyse(wave, CFG)
+    return wave, mag, phase
+
+
+def test_all_components_are_zero_for_identical_inputs():
+    wave, mag, phase = _spectra()
+    com = L.compressed_complex(mag, phase)
+    assert float(L.magnitude_loss(mag, mag)) == 0
+    assert float(L.phase_loss(phase, phase)) == 0
+    assert float(L.complex_loss(com, com)) == 0
+    assert float(L.time_loss(wave, wave)) == 0
+    assert float(L.wop_loss(phase, phase, mag)) == 0
+
+
+def test_phase_losses_ignore_2pi_offsets():
+    _, mag, phase = _spectra(1)
+    k = torch.randint(-3, 4, phase.shape, generator=torch.Generator().manual_seed(2)).float()
+    shifted = phase + 2 * math.pi * k
+    assert all(float(v) < 1e-4 for v in L.phase_losses(shifted, phase))
+    assert float(L.wop_loss(shifted, phase, mag)) < 1e-4
+
+
+def test_anti_wrap_is_distance_to_nearest_multiple_of_2pi():
+    x = torch.tensor([0.0, math.pi / 2, math.pi, 3 * math.pi / 2, 2 * math.pi + 0.1, -2 * math.pi - 0.2])
+    expected = torch.tensor([0.0, math.pi / 2, math.pi, math.pi / 2, 0.1, 0.2])
+    torch.testing.assert_close(L.anti_wrap(x), expected, atol=1e-5, rtol=0)
+
+
+def test_phase_losses_known_constant_offset():
+    _, _, phase = _spectra(3)
+    ip, gd, iaf = L.phase_losses(phase + 0.5, phase)
+    assert abs(float(ip) - 0.5) < 1e-5  # a constant offset is an instantaneous-phase error only
+    assert float(gd) < 1e-4 and float(iaf) < 1e-4
+
+
+def test_consistency_of_a_consistent_spectrum_is_about_zero():
+    wave, mag, phase = _spectra(4)
+    com = L.compressed_complex(mag, phase)
+    resynth = S.analyse(S.synthesise(mag, phase, CFG, wave.shape[-1]), CFG)
+    assert float(L.consistency_loss(com, L.compressed_complex(*resynth))) < 1e-6
+    # An inconsistent one (random phase) is not.
+    random_phase = torch.rand(phase.shape, generator=torch.Generator().manual_seed(5)) * 6.28
+    com_bad = L.compressed_complex(mag, random_phase)
+    resynth_bad = S.analyse(S.synthesise(mag, random_phase, CFG, wave.shape[-1]), CFG)
+    assert float(L.consistency_loss(com_bad, L.compressed_complex(*resynth_bad))) > 1e-3
+
+
+def test_wop_weights_errors_by_clean_magnitude():
+    _, mag, phase = _spectra(6)
+    noisy_phase = phase + 0.3 * torch.randn(phase.shape, generator=torch.Generator().manual_seed(7))
+    full = float(L.wop_loss(noisy_phase, phase, mag))
+    assert full > 0
+    assert float(L.wop_loss(noisy_phase, phase, torch.zeros_like(mag))) == 0
+    assert abs(float(L.wop_loss(noisy_phase, phase, 2 * mag)) - 2 * full) < 1e-5
+
+
+def test_recipes_match_the_authors():
+    w = L.recipe("denoise")
+    assert (w.magnitude, w.phase, w.complex, w.consistency, w.time, w.metric, w.wop) == (0.9, 0.3, 0.1, 0.1, 0.2, 0.05, 0)
+    p = L.recipe("phase")
+    assert p.wop == 2e4 and p.mpd == 1.0 and p.magnitude == 0 and p.metric == 0
+    assert L.recipe("universal").mpd == 0.05
+
+
+def test_discriminators_shapes_and_hinge_losses():
+    d = MetricDiscriminator()
+    _, mag, _ = _spectra(8)
+    score = d(mag, mag)
+    assert score.shape == (2,) and bool(((score >= 0) & (score <= 1)).all())
+    mpd = MultiPeriodDiscriminator()
+    wave = torch.randn(2, 3001) * 0.1
+    scores, feats = mpd(wave)
+    assert len(scores) == 5 and all(s.shape[0] == 2 for s in scores)
+    assert float(feature_matching_loss(feats, feats).detach()) == 0
+    big = [torch.full((2, 3), 5.0)]
+    assert float(hinge_discriminator_loss(big, [-b for b in big])) == 0
+    assert float(hinge_generator_loss(big)) == 0

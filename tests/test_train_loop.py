@@ -1,0 +1,151 @@
+"""Trainer: exact resume, the data pipeline's bad inputs, run-dir checks (tiny config, CPU)."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from models.data.dataset import CropSpec, DegradedCrops, StepBatchSampler
+from models.data.degrade import DegradeConfig
+from models.data.files import CorpusError, scan_folders
+from models.train import TrainConfig, train
+from models.train.config import default_losses
+from models.train.loop import RunDirError
+from models.train.state import load_state
+
+from train_fixtures import RATE, make_corpus, speechlike
+
+
+def _cfg(dirs, **kw) -> TrainConfig:
+    base = dict(task="denoise", clean_dirs=(str(dirs["clean"]),), noise_dirs=(str(dirs["noise"]),),
+                config_name="tiny", steps=4, batch_size=2, segment_seconds=0.5, workers=0, threads=1,
+                ckpt_every=2, log_every=1, val_every=100, losses=default_losses("denoise"))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def test_resume_equals_uninterrupted_training(corpus, tmp_path):
+    cfg = _cfg(corpus)  # includes the metric discriminator (PESQ-driven, dropout RNG)
+    train(cfg, tmp_path / "straight", quiet=True)
+    train(replace(cfg, steps=2), tmp_path / "split", quiet=True)
+    # Resume with a different worker count: the data of a step does not depend on it.
+    train(replace(cfg, workers=1), tmp_path / "split", resume=True, quiet=True)
+    a = load_state(tmp_path / "straight" / "last.pt")
+    b = load_state(tmp_path / "split" / "last.pt")
+    assert a["step"] == b["step"] == 4
+    for key, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][key]), key
+    for key, tensor in a["discriminators"]["metric"].items():
+        assert torch.equal(tensor, b["discriminators"]["metric"][key]), key
+    assert a["optimizer"]["state"][0]["exp_avg"].equal(b["optimizer"]["state"][0]["exp_avg"])
+
+
+def test_run_dir_outputs_and_exported_model(corpus, tmp_path):
+    run = tmp_path / "run"
+    cfg = _cfg(corpus, steps=2, val_clean_dirs=(str(corpus["val"]),), val_every=2, val_files=2,
+               losses=default_losses("denoise", metric_disc=False))
+    result = train(cfg, run, quiet=False)
+    assert result.step == 2 and result.best is not None
+    for name in ("config.json", "last.pt", "model.safetensors", "best.safetensors", "log.jsonl", "curves.png"):
+        assert (run / name).is_file(), name
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    kinds = {r["kind"] for r in rows}
+    assert {"scan", "train", "val", "val_input"} <= kinds
+    val = next(r for r in rows if r["kind"] == "val")
+    assert {"pesq", "stoi", "sisdr", "pd"} <= set(val)
+    from models.api import load_model
+
+    model = load_model(str(run / "model.safetensors"))
+    assert model.info.config_name == "tiny"
+    out = model(torch.randn(1, 3000) * 0.1)
+    assert out.shape == (1, 3000) and torch.isfinite(out).all()
+    # A last.pt loads weights-only as a plain dict.
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert state["config"]["task"] == "denoise" and state["step"] == 2
+
+
+def test_phase_task_exports_phase_retrieval_mode(corpus, tmp_path):
+    cfg = _cfg(corpus, task="phase", steps=1, noise_dirs=(), losses=replace(default_losses("phase"), mpd=0.0),
+               grad_clip=5.0)
+    train(cfg, tmp_path / "phase", quiet=True)
+    from models.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(tmp_path / "phase" / "model.safetensors")
+    assert ck.mode == "phase_retrieval" and ck.tasks == ("phase",)
+
+
+def test_run_dir_from_another_config_is_refused(corpus, tmp_path):
+    cfg = _cfg(corpus, steps=1)
+    train(cfg, tmp_path / "r", quiet=True)
+    with pytest.raises(RunDirError, match="pass --resume"):
+        train(cfg, tmp_path / "r", quiet=True)
+    with pytest.raises(RunDirError, match="another config.*segment_seconds"):
+        train(replace(cfg, segment_seconds=1.0), tmp_path / "r", resume=True, quiet=True)
+    # Changing only resumable fields (steps, workers) is fine.
+    assert train(replace(cfg, steps=2, workers=1), tmp_path / "r", resume=True, quiet=True).step == 2
+
+
+def test_bad_files_are_skipped_and_counted(tmp_path):
+    d = tmp_path / "mixed"
+    d.mkdir()
+    sf.write(d / "good.wav", speechlike(RATE, 1), RATE)
+    sf.write(d / "short_but_usable.wav", speechlike(RATE // 4, 2), RATE)  # shorter than a segment
+    sf.write(d / "too_short.wav", speechlike(100, 3), RATE)
+    sf.write(d / "silent.wav", np.zeros(RATE, np.float32), RATE)
+    (d / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt garbage" + bytes(range(200)))
+    (d / "notes.txt").write_text("not audio")
+    files, report = scan_folders([d], sample_rate_hz=RATE, min_seconds=0.1, what="clean")
+    assert sorted(Path(f.path).name for f in files) == ["good.wav", "short_but_usable.wav"]
+    assert report.skipped == {"unreadable": 1, "too short": 1, "silent": 1}
+    # Files shorter than a segment are zero-padded to the segment.
+    spec = CropSpec("bwe", RATE // 2, 0, DegradeConfig())
+    ds = DegradedCrops(spec, [f for f in files if "short" in f.path])
+    x, y = ds[0]
+    assert x.shape == y.shape == (RATE // 2,)
+    assert float(y[RATE // 4 + 200:].abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("content", ["empty", "missing", "only_bad"])
+def test_unusable_corpus_folder_is_one_clear_error(tmp_path, content):
+    d = tmp_path / "c"
+    if content != "missing":
+        d.mkdir()
+    if content == "only_bad":
+        (d / "x.wav").write_bytes(b"not a wav")
+        sf.write(d / "silent.wav", np.zeros(RATE, np.float32), RATE)
+    with pytest.raises(CorpusError) as err:
+        scan_folders([d], sample_rate_hz=RATE, min_seconds=0.1, what="clean")
+    msg = str(err.value)
+    assert str(d) in msg and "\n" not in msg
+    if content == "only_bad":
+        assert "1 unreadable" in msg and "1 silent" in msg
+
+
+def test_step_batches_do_not_depend_on_process_count():
+    one = list(StepBatchSampler(3, 5, 4))
+    two = [list(StepBatchSampler(3, 5, 4, rank=r, world_size=2)) for r in range(2)]
+    assert one == [a + b for a, b in zip(*two)] == [[12, 13, 14, 15], [16, 17, 18, 19]]
+
+
+def test_samples_are_a_function_of_seed_and_index(corpus):
+    from models.data.files import scan_folders as scan
+
+    clean, _ = scan([corpus["clean"]], sample_rate_hz=RATE, min_seconds=0.1, what="clean")
+    noise, _ = scan([corpus["noise"]], sample_rate_hz=RATE, min_seconds=0.1, what="noise")
+    spec = CropSpec("universal", RATE // 2, 9, DegradeConfig())
+    rirs = [np.r_[np.zeros(20), 1.0, 0.3 * np.random.default_rng(0).standard_normal(800)].astype(np.float32)]
+    ds = DegradedCrops(spec, clean, noise, rirs)
+    a, b = ds[5], DegradedCrops(spec, clean, noise, rirs)[5]
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert abs(float(a[0].pow(2).mean()) - 1.0) < 1e-3  # unit-RMS input
+    assert not torch.equal(ds[6][0], a[0])
