@@ -18,7 +18,7 @@ from models.train.config import default_losses
 from models.train.loop import RunDirError
 from models.train.state import load_state
 
-from train_fixtures import RATE, make_corpus, speechlike
+from test_train_fixtures import RATE, make_corpus, speechlike
 
 
 def _cfg(dirs, **kw) -> TrainConfig:

@@ -96,7 +96,9 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[Trai
     if has_ckpt and not resume:
         raise RunDirError(f"{run_dir}: already holds a training run (last.pt); pass --resume to continue it "
                           "or choose a new --run-dir")
-    if config_path.is_file():
+    if has_ckpt and config_path.is_file():
+        # Only a run with a checkpoint binds its config; a dir with a config but no checkpoint
+        # (a run that failed before its first save) is simply reused.
         try:
             saved = TrainConfig.load(config_path)
         except (ValueError, TypeError, KeyError) as err:
@@ -127,10 +129,10 @@ class Trainer:
         cfg, has_ckpt = prepare_run_dir(cfg, self.run_dir, resume)
         self.cfg = cfg
         self.log = RunLog(self.run_dir, cfg.steps, 0, enabled=self.dist.main and not quiet)
-        if self.dist.main:
-            cfg.save(self.run_dir / "config.json")
         self.stft_cfg = named_config(cfg.arch, cfg.config_name).stft
         self._build_data()
+        if self.dist.main:
+            cfg.save(self.run_dir / "config.json")
         torch.manual_seed(cfg.seed)
         self.net_cfg = named_config(cfg.arch, cfg.config_name)
         self.net = build_network(cfg.arch, self.net_cfg).to(self.device)

@@ -1,4 +1,4 @@
-"""Shared helpers for the training tests: a tiny synthetic corpus written to a temp folder."""
+"""Shared helpers for the training tests (no tests here): a tiny synthetic corpus in a temp folder."""
 from __future__ import annotations
 
 from pathlib import Path

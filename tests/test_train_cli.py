@@ -1,0 +1,77 @@
+"""`gre train` through the installed entry point: a few tiny steps, and the bad inputs' exit codes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from test_train_fixtures import RATE, make_corpus
+
+GRE = str(Path(sys.executable).parent / "gre")
+
+
+def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([GRE, "train", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("cli_corpus"))
+
+
+def _base(corpus, run_dir: Path, *extra: str) -> list[str]:
+    return ["--task", "denoise", "--clean", str(corpus["clean"]), "--noise", str(corpus["noise"]),
+            "--run-dir", str(run_dir), "--config", "tiny", "--batch-size", "2", "--segment-seconds", "0.5",
+            "--workers", "0", "--threads", "1", "--log-every", "1", *extra]
+
+
+def test_gre_train_tiny_runs_and_resumes(corpus, tmp_path):
+    run = tmp_path / "run"
+    p = _run(*_base(corpus, run, "--steps", "3", "--val-clean", str(corpus["val"]), "--val-every", "3",
+                    "--val-files", "2", "--no-metric-disc"))
+    assert p.returncode == 0, p.stderr
+    assert "step 3" in p.stdout and "best" in p.stdout
+    assert "step 1/3 loss" in p.stderr  # plain progress lines when stderr is not a terminal
+    for name in ("config.json", "last.pt", "model.safetensors", "best.safetensors", "log.jsonl", "curves.png"):
+        assert (run / name).is_file(), name
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["task"] == "denoise" and cfg["losses"]["metric"] == 0.0
+    p = _run(*_base(corpus, run, "--steps", "4", "--no-metric-disc", "--resume"))
+    assert p.returncode == 0, p.stderr
+    assert "resumed" in p.stderr and "step 4" in p.stdout
+
+
+def test_gre_train_refuses_existing_run_and_other_config(corpus, tmp_path):
+    run = tmp_path / "run"
+    assert _run(*_base(corpus, run, "--steps", "1", "--no-metric-disc")).returncode == 0
+    p = _run(*_base(corpus, run, "--steps", "2", "--no-metric-disc"))
+    assert p.returncode == 2 and "--resume" in p.stderr
+    p = _run(*_base(corpus, run, "--steps", "2", "--metric-disc", "--resume"))
+    assert p.returncode == 2 and "another config" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_gre_train_empty_corpus_is_one_clear_error(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.wav").write_bytes(b"garbage")
+    sf.write(bad / "b.wav", np.zeros(RATE, np.float32), RATE)
+    for folder, words in ((empty, "no audio files"), (bad, "1 unreadable, 1 silent"),
+                          (tmp_path / "missing", "not found")):
+        p = _run("--task", "bwe", "--clean", str(folder), "--run-dir", str(tmp_path / "r"), "--config", "tiny",
+                 "--steps", "1", "--workers", "0")
+        assert p.returncode == 1, p.stderr
+        assert words in p.stderr and "Traceback" not in p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_gre_train_denoise_without_noise_is_a_usage_error(corpus, tmp_path):
+    p = _run("--task", "denoise", "--clean", str(corpus["clean"]), "--run-dir", str(tmp_path / "r"),
+             "--config", "tiny", "--steps", "1")
+    assert p.returncode == 2 and "--noise" in p.stderr
