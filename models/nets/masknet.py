@@ -1,0 +1,187 @@
+"""MaskNet: one compact mask-estimation network with a selectable training target.
+
+The classic family of T-F masking baselines (IBM, IRM, IAM, PSM, cIRM, ORM; definitions in
+:mod:`models.masks`) on gre's STFT, all with the same network so that only the target differs:
+
+    compressed noisy magnitude [B, F, T] -> [B, 1, T, F]
+    -> conv (3x3) + ELU -> strided conv (3x3, stride 2 in frequency) + ELU    [B, C, T, F/2]
+    -> per frame: Linear(C * F/2 -> H) -> bi-GRU over frames (H per direction)
+    -> Linear(2H -> k * F) = the estimate (k = 2 for the cIRM: real and imaginary parts)
+
+What the estimate is, how it becomes a mask and which loss trains it ("the target's usual loss"):
+
+| target | estimate             | mask                          | loss                                                  |
+|--------|----------------------|-------------------------------|-------------------------------------------------------|
+| ibm    | logits               | sigmoid (soft IBM)            | binary cross-entropy with the IBM                     |
+| irm    | sigmoid              | itself                        | MSE to the IRM (beta 0.5)                              |
+| iam    | iam_max * sigmoid    | itself                        | MSE to the IAM clipped to [0, iam_max]                 |
+| psm    | sigmoid              | itself                        | truncated phase-sensitive approximation (Erdogan 2015): |
+|        |                      |                               | mean (m|Y| - clip(|S|cos(dtheta), 0, |Y|))^2           |
+| cirm   | linear, 2 channels   | decompress (K=10, C=0.1)      | MSE to the compressed cIRM, both parts (Williamson 2016)|
+| orm    | linear               | decompress (K=10, C=0.1)      | MSE to the compressed ORM (it is unbounded and signed) |
+
+The network follows gre's common interface: forward(mag_c, phase) -> (mag_c_hat, phase_hat).
+Real non-negative masks keep the noisy phase; a signed ORM flips it by pi where negative; the cIRM
+adds its own angle. ``forward(..., return_estimate=True)`` also returns the raw estimate, which
+``mask_loss(estimate, noisy_spec, clean_spec)`` compares with the ideal mask of the batch.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.config import STFTConfig
+
+MASK_TARGETS = ("ibm", "irm", "iam", "psm", "cirm", "orm")
+
+
+@dataclass(frozen=True)
+class MaskNetConfig:
+    """``target`` selects the mask and loss; ``conv_channels`` C, ``hidden`` H (GRU units per direction)."""
+
+    target: str = "irm"
+    conv_channels: int = 16
+    hidden: int = 128
+    gru_layers: int = 1
+    iam_max: float = 2.0
+    stft: STFTConfig = field(default_factory=STFTConfig)
+
+    def __post_init__(self):
+        if self.target not in MASK_TARGETS:
+            raise ValueError(f"unknown mask target {self.target!r}; known: {', '.join(MASK_TARGETS)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MaskNetConfig":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("stft"), dict):
+            values["stft"] = STFTConfig(**values["stft"])
+        return cls(**values)
+
+
+#: Named configs: one per target (``--arch masknet --config psm``), and ``tiny``/``tiny_<target>`` for tests.
+MASKNET_CONFIGS: dict[str, MaskNetConfig] = {
+    **{t: MaskNetConfig(target=t) for t in MASK_TARGETS},
+    "tiny": MaskNetConfig(conv_channels=2, hidden=8),
+    **{f"tiny_{t}": MaskNetConfig(target=t, conv_channels=2, hidden=8) for t in MASK_TARGETS},
+}
+
+
+def _masks():
+    # models.masks holds the mask definitions (one copy for metrics, tests and training).
+    from models import masks
+
+    return masks
+
+
+class MaskNet(nn.Module):
+    """forward(mag_c [B, F, T], phase [B, F, T], return_estimate=False) -> (mag_c_hat, phase_hat[, estimate])."""
+
+    arch = "masknet"
+
+    def __init__(self, cfg: MaskNetConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or MaskNetConfig()
+        c, h, nf = self.cfg.conv_channels, self.cfg.hidden, self.cfg.stft.n_freqs
+        self.conv_in = nn.Conv2d(1, c, (3, 3), padding=(1, 1))
+        self.conv_down = nn.Conv2d(c, c, (3, 3), stride=(1, 2), padding=(1, 1))
+        self.frame_proj = nn.Linear(c * ((nf + 2 - 3) // 2 + 1), h)
+        self.gru = nn.GRU(h, h, num_layers=self.cfg.gru_layers, batch_first=True, bidirectional=True)
+        self.out_channels = 2 if self.cfg.target == "cirm" else 1
+        self.head = nn.Linear(2 * h, self.out_channels * nf)
+
+    @property
+    def mask_target(self) -> str:
+        return self.cfg.target
+
+    def estimate(self, mag: torch.Tensor) -> torch.Tensor:
+        """Raw estimate from the compressed magnitude [B, F, T] -> [B, k, F, T] (k = 2 for cirm)."""
+        b, nf, t = mag.shape
+        x = F.elu(self.conv_in(mag.transpose(1, 2).unsqueeze(1)))  # [B, C, T, F]
+        x = F.elu(self.conv_down(x))  # [B, C, T, F/2]
+        x = self.frame_proj(x.permute(0, 2, 1, 3).reshape(b, t, -1))  # [B, T, H]
+        x, _ = self.gru(x)
+        x = self.head(x).view(b, t, self.out_channels, nf)  # [B, T, k, F]
+        x = x.permute(0, 2, 3, 1)  # [B, k, F, T]
+        target = self.cfg.target
+        if target in ("irm", "psm"):
+            return torch.sigmoid(x)
+        if target == "iam":
+            return self.cfg.iam_max * torch.sigmoid(x)
+        return x  # ibm logits; cirm / orm compressed values
+
+    def mask(self, estimate: torch.Tensor) -> torch.Tensor:
+        """Estimate [B, k, F, T] -> mask [B, F, T] (complex for cirm) that multiplies the noisy STFT."""
+        target = self.cfg.target
+        if target == "ibm":
+            return torch.sigmoid(estimate[:, 0])
+        if target == "cirm":
+            return _masks().decompress_cirm(torch.complex(estimate[:, 0].float(), estimate[:, 1].float()))
+        if target == "orm":
+            return _masks().decompress_cirm(estimate[:, 0])
+        return estimate[:, 0]
+
+    def apply(self, m: torch.Tensor, mag: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask [B, F, T] (real or complex) on the noisy (compressed magnitude, phase) -> (mag_c_hat, phase_hat)."""
+        # |M Y|^c = |M|^c |Y|^c in the compressed domain; the mask's angle adds to the noisy phase.
+        mag_hat = m.abs().clamp_min(1e-8).pow(self.cfg.stft.compress_factor) * mag
+        if m.is_complex() or self.cfg.target == "orm":
+            shifted = phase + torch.angle(m)
+            return mag_hat, torch.atan2(torch.sin(shifted), torch.cos(shifted))
+        return mag_hat, phase
+
+    def forward(self, mag: torch.Tensor, phase: torch.Tensor, return_estimate: bool = False):
+        estimate = self.estimate(mag)
+        mag_hat, phase_hat = self.apply(self.mask(estimate), mag, phase)
+        if return_estimate:
+            return mag_hat, phase_hat, estimate
+        return mag_hat, phase_hat
+
+    def mask_loss(self, estimate: torch.Tensor, noisy_spec: torch.Tensor, clean_spec: torch.Tensor) -> torch.Tensor:
+        """The target's training loss (scalar) for an estimate [B, k, F, T] of the batch whose noisy and
+        clean STFTs (complex [B, F, T], same loudness scaling) are given; noise = noisy - clean."""
+        return mask_loss(self.cfg, estimate, noisy_spec, clean_spec)
+
+
+def mask_loss(cfg: MaskNetConfig, estimate: torch.Tensor, noisy_spec: torch.Tensor,
+              clean_spec: torch.Tensor) -> torch.Tensor:
+    """See :meth:`MaskNet.mask_loss`; the table in the module docstring gives each target's loss."""
+    masks = _masks()
+    target = cfg.target
+    estimate = estimate.float()
+    noisy_spec, clean_spec = noisy_spec.to(torch.complex64), clean_spec.to(torch.complex64)
+    noise_spec = noisy_spec - clean_spec
+    ideal = masks.ideal_mask(target, clean_spec, noise_spec)
+    if target == "ibm":
+        return F.binary_cross_entropy_with_logits(estimate[:, 0], ideal)
+    if target == "irm":
+        return F.mse_loss(estimate[:, 0], ideal)
+    if target == "iam":
+        return F.mse_loss(estimate[:, 0], ideal.clamp(0.0, cfg.iam_max))
+    if target == "psm":
+        noisy_mag = noisy_spec.abs()
+        # ideal_mask("psm") is already truncated to [0, 1], so PSM * |Y| = clip(|S| cos, 0, |Y|).
+        return F.mse_loss(estimate[:, 0] * noisy_mag, ideal * noisy_mag)
+    if target == "cirm":
+        compressed = masks.compress_cirm(ideal)
+        return F.mse_loss(estimate[:, 0], compressed.real) + F.mse_loss(estimate[:, 1], compressed.imag)
+    return F.mse_loss(estimate[:, 0], masks.compress_cirm(ideal))  # orm
+
+
+def _register() -> None:
+    from models.architectures import Architecture, register_architecture
+
+    register_architecture(Architecture(
+        "masknet", MaskNet, MaskNetConfig.from_dict, MASKNET_CONFIGS,
+        "mask estimation (conv + bi-GRU) with a selectable target: ibm, irm, iam, psm, cirm, orm (baseline)",
+    ))
+
+
+_register()

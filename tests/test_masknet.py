@@ -1,0 +1,158 @@
+"""MaskNet baseline: the network/loss side of the mask targets (the mask definitions are tested
+with models/masks.py). Known signals: a harmonic "speech" and white noise on gre's STFT."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from models import masks as M
+from models import stft as S
+from models.architectures import build_network, get_architecture
+from models.config import STFTConfig
+from models.nets.masknet import MASK_TARGETS, MASKNET_CONFIGS, MaskNet, MaskNetConfig
+
+CFG = STFTConfig()
+
+
+def _signals(seconds: float = 0.5, snr_db: float = 0.0, batch: int = 2):
+    """(noisy, clean) waveforms [B, N]: harmonic complexes with pauses, white noise at ``snr_db``."""
+    n = int(seconds * CFG.sample_rate_hz)
+    t = torch.arange(n) / CFG.sample_rate_hz
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for b in range(batch):
+        f0 = 120 + 40 * b
+        x = sum(torch.sin(2 * math.pi * k * f0 * t) / k for k in range(1, 20))
+        rows.append(x * (torch.sin(2 * math.pi * 2 * t) > 0))
+    clean = torch.stack(rows) * 0.1
+    noise = torch.randn(clean.shape, generator=g)
+    noise = noise * (clean.pow(2).mean() / noise.pow(2).mean() / 10 ** (snr_db / 10)).sqrt()
+    return clean + noise, clean
+
+
+def _ideal_estimate(target: str, clean_spec: torch.Tensor, noise_spec: torch.Tensor) -> torch.Tensor:
+    """The estimate [B, k, F, T] a perfect network would output for ``target``."""
+    ideal = M.ideal_mask(target, clean_spec, noise_spec)
+    if target == "ibm":
+        return (ideal * 2 - 1)[:, None] * 30.0  # saturated logits
+    if target == "iam":
+        return ideal.clamp(0, MaskNetConfig().iam_max)[:, None]
+    if target == "cirm":
+        c = M.compress_cirm(ideal)
+        return torch.stack([c.real, c.imag], dim=1)
+    if target == "orm":
+        return M.compress_cirm(ideal)[:, None]
+    return ideal[:, None]
+
+
+@pytest.mark.parametrize("target", MASK_TARGETS)
+def test_interface_shapes_and_registration(target):
+    net = build_network("masknet", MASKNET_CONFIGS[f"tiny_{target}"]).eval()
+    assert isinstance(net, MaskNet) and net.mask_target == target
+    noisy, _ = _signals(0.3)
+    mag, phase = S.analyse(noisy, CFG)
+    mag_hat, phase_hat, est = net(mag, phase, return_estimate=True)
+    assert mag_hat.shape == phase_hat.shape == mag.shape
+    assert est.shape == (2, 2 if target == "cirm" else 1, *mag.shape[1:])
+    if target in ("ibm", "irm", "iam", "psm"):  # real non-negative masks keep the noisy phase
+        assert torch.equal(phase_hat, phase)
+    assert phase_hat.abs().max() <= math.pi + 1e-6
+    assert set(get_architecture("masknet").named_configs) >= set(MASK_TARGETS)
+
+
+@pytest.mark.parametrize("target", MASK_TARGETS)
+def test_applying_the_ideal_estimate_recovers_the_oracle_spectrum(target):
+    """net.mask + net.apply on the ideal estimate == models.masks oracle (compressed-domain round trip)."""
+    noisy, clean = _signals()
+    y, s = S.stft(noisy, CFG), S.stft(clean, CFG)
+    net = MaskNet(MASKNET_CONFIGS[f"tiny_{target}"])
+    est = _ideal_estimate(target, s, y - s)
+    mag, phase = S.mag_phase(y, CFG)
+    mag_hat, phase_hat = net.apply(net.mask(est), mag, phase)
+    ours = S.compose(mag_hat, phase_hat, CFG)
+    ideal = M.ideal_mask(target, s, y - s)
+    if target == "iam":
+        ideal = ideal.clamp(0, MaskNetConfig().iam_max)
+    if target in ("cirm", "orm"):
+        ideal = M.decompress_cirm(M.compress_cirm(ideal))
+    expected = M.apply_mask(ideal, y)
+    scale = expected.abs().max()
+    # tolerance: magnitude eps of the front end and the 1e-8 mask floor in the compressed domain
+    assert (ours - expected).abs().max() / scale < 2e-3
+    if target == "ibm":  # saturated logits -> exactly the binary mask
+        assert torch.allclose(net.mask(est), ideal, atol=1e-6)
+
+
+@pytest.mark.parametrize("target", MASK_TARGETS)
+def test_loss_is_smallest_at_the_ideal_estimate(target):
+    noisy, clean = _signals(snr_db=5.0)
+    y, s = S.stft(noisy, CFG), S.stft(clean, CFG)
+    net = MaskNet(MASKNET_CONFIGS[f"tiny_{target}"])
+    ideal = _ideal_estimate(target, s, y - s)
+    at_ideal = float(net.mask_loss(ideal, y, s))
+    g = torch.Generator().manual_seed(1)
+    # IBM logits are saturated: make them less confident instead of adding noise.
+    worse = ideal * 0.05 if target == "ibm" else ideal + 0.1 * torch.randn(ideal.shape, generator=g)
+    off = float(net.mask_loss(worse, y, s))
+    assert at_ideal < 1e-6
+    assert off > at_ideal + 1e-4
+
+
+def test_orm_training_target_equals_irm_power_for_orthogonal_parts():
+    """Loss side: with speech and noise in disjoint bins (orthogonal), the ORM network's target
+    decompresses to the IRM with beta = 1 (= IBM here), so both losses agree on the ideal estimate."""
+    noisy, clean = _signals()
+    s = S.stft(clean, CFG)
+    n = S.stft(noisy - clean, CFG)
+    speech_bins = s.abs() > n.abs()
+    s, n = s * speech_bins, n * ~speech_bins  # make the parts orthogonal bin by bin
+    y = s + n
+    orm_net, irm_net = MaskNet(MASKNET_CONFIGS["tiny_orm"]), MaskNet(MASKNET_CONFIGS["tiny_irm"])
+    est = _ideal_estimate("orm", s, n)
+    torch.testing.assert_close(orm_net.mask(est), M.ideal_mask("irm", s, n) ** 2, atol=1e-5, rtol=1e-5)
+    assert float(orm_net.mask_loss(est, y, s)) < 1e-10
+    assert float(irm_net.mask_loss(_ideal_estimate("irm", s, n), y, s)) < 1e-10
+
+
+@pytest.mark.parametrize("target", MASK_TARGETS)
+def test_a_few_steps_reduce_the_mask_loss(target):
+    torch.manual_seed(0)
+    noisy, clean = _signals(0.25, snr_db=0.0)
+    y, s = S.stft(noisy, CFG), S.stft(clean, CFG)
+    mag, phase = S.mag_phase(y, CFG)
+    net = MaskNet(MaskNetConfig(target=target, conv_channels=2, hidden=8))
+    opt = torch.optim.Adam(net.parameters(), 1e-2)
+    losses = []
+    for _ in range(15):
+        _, _, est = net(mag, phase, return_estimate=True)
+        loss = net.mask_loss(est, y, s)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_unknown_target_is_refused():
+    with pytest.raises(ValueError, match="unknown mask target 'crm'"):
+        MaskNetConfig(target="crm")
+
+
+def test_checkpoint_round_trip_as_enhancer(tmp_path):
+    from models.api import load_model
+    from models.checkpoint import save_checkpoint
+
+    cfg = MASKNET_CONFIGS["tiny_cirm"]
+    torch.manual_seed(0)
+    net = MaskNet(cfg)
+    path = tmp_path / "masknet.safetensors"
+    save_checkpoint(path, net.state_dict(), arch="masknet", config=cfg, config_name="tiny_cirm",
+                    sample_rate_hz=16_000, tasks=("denoise",))
+    model = load_model(path)
+    assert model.network.mask_target == "cirm"
+    noisy, _ = _signals(0.2)
+    with torch.no_grad():
+        out = model(noisy[:, :3001])
+    assert out.shape == (2, 3001) and torch.isfinite(out).all()
