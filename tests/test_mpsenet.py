@@ -193,6 +193,7 @@ def test_parameter_counts_long_version():
 def test_registered_architecture_and_config_round_trip():
     arch = get_architecture("mpsenet")
     assert set(arch.named_configs) >= {"long", "long_phase", "tiny"}
+    assert arch.named_configs["standard"] == arch.named_configs["long"]  # `gre train --config` default
     cfg = replace(MPSENET_CONFIGS["tiny"], authors_batch_first_bug=True)
     net = build_network("mpsenet", cfg.to_dict())
     assert net.cfg == cfg

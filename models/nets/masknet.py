@@ -66,9 +66,11 @@ class MaskNetConfig:
         return cls(**values)
 
 
-#: Named configs: one per target (``--arch masknet --config psm``), and ``tiny``/``tiny_<target>`` for tests.
+#: Named configs: one per target (``--arch masknet --config psm``), ``standard`` (= irm), and
+#: ``tiny`` / ``tiny_<target>`` for tests.
 MASKNET_CONFIGS: dict[str, MaskNetConfig] = {
     **{t: MaskNetConfig(target=t) for t in MASK_TARGETS},
+    "standard": MaskNetConfig(),  # the IRM; the default name of `gre train --config`
     "tiny": MaskNetConfig(conv_channels=2, hidden=8),
     **{f"tiny_{t}": MaskNetConfig(target=t, conv_channels=2, hidden=8) for t in MASK_TARGETS},
 }

@@ -78,6 +78,7 @@ LONG_PHASE_PARAMS = 1_991_362
 MPSENET_CONFIGS: dict[str, MPSENetConfig] = {
     "long": MPSENetConfig(),
     "long_phase": MPSENetConfig(magnitude_decoder=False),
+    "standard": MPSENetConfig(),  # alias of `long`, the default name of `gre train --config`
     "tiny": MPSENetConfig(channels=8, num_blocks=1, dense_depth=2),
 }
 
