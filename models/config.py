@@ -57,11 +57,15 @@ class GREConfig:
 
 #: Named configurations. `standard` and `universal` are the authors' `config.json` and
 #: `config_universal.json` (identical shapes, 1,549,969 parameters); `small` is their
-#: `config_small.json` used for phase retrieval (900,529 parameters); `tiny` is ours, for tests.
+#: `config_small.json` used for phase retrieval (900,529 parameters); `lite` and `tiny` are ours.
 GRE_CONFIGS: dict[str, GREConfig] = {
     "standard": GREConfig(),
     "universal": GREConfig(),
     "small": GREConfig(mag_channels=32, mag_head_dim=8),
+    # Ours: a CPU-trainable GRE (286,025 parameters, half the blocks and channels of `small`),
+    # used for the weights we ship, which were trained on 2 CPU cores.
+    "lite": GREConfig(mag_channels=24, phase_channels=8, num_blocks=2, num_heads=2, mag_head_dim=8,
+                      phase_head_dim=4, phase_ffn_channels=32),
     "tiny": GREConfig(
         mag_channels=8, phase_channels=4, num_blocks=1, num_heads=2, mag_head_dim=4,
         phase_head_dim=2, dense_depth=2, phase_ffn_channels=8,
