@@ -1,0 +1,156 @@
+"""`gre enhance` through the installed entry point: exit codes, report, shards, pipes, kill -9, concurrency."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import REFERENCE_PR, require_shared
+from models.audio_io import TEMP_MARK
+
+TINY = ["--model", "gre-tiny-random", "--threads", "1", "--workers", "0", "--chunk-seconds", "0.5",
+        "--overlap-seconds", "0.1"]
+
+
+def run(gre, *args, stdin: bytes | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([gre, "enhance", *map(str, args)], input=stdin, capture_output=True, timeout=timeout)
+
+
+def speech(seconds: float, rate: int = 16000, channels: int = 1, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    x = 0.3 * np.sin(2 * np.pi * 180 * t)[:, None] + 0.05 * rng.standard_normal((t.size, channels))
+    return x.astype(np.float32)
+
+
+def tree(root: Path, names: dict[str, float]) -> Path:
+    for i, (name, seconds) in enumerate(names.items()):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / name, speech(seconds, seed=i), 16000, subtype="PCM_16")
+    return root
+
+
+def complete_outputs(out: Path) -> dict[str, int]:
+    """Final-named outputs and their frame counts (each must be a complete, readable file)."""
+    return {str(p.relative_to(out)): sf.info(p).frames for p in out.rglob("*") if p.is_file() and TEMP_MARK not in p.name}
+
+
+def temporaries(out: Path) -> list[Path]:
+    return [p for p in out.rglob("*") if TEMP_MARK in p.name]
+
+
+def test_help_names_every_option_of_the_issue(gre):
+    text = run(gre, "--help").stdout.decode()
+    for option in ("--task", "--model", "--checkpoint", "--device", "--precision", "--batch-size", "--workers",
+                   "--chunk-seconds", "--overlap-seconds", "--skip-existing", "--overwrite", "--report", "--shard",
+                   "--out-sample-rate", "--mono", "--quiet"):
+        assert option in text
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["in", "out"], "--task"),
+    (["in", "out", *TINY, "--shard", "3/2"], "shard"),
+    (["in", "out", "--model", "no-such-model"], "unknown model"),
+])
+def test_usage_errors_exit_2_with_one_line(gre, tmp_path, args, needle):
+    result = run(gre, *args)
+    assert result.returncode == 2 and needle in result.stderr.decode()
+
+
+def test_run_report_skip_and_overwrite(gre, tmp_path):
+    inp = tree(tmp_path / "in", {"a.wav": 0.3, "sub/b b.wav": 0.7, "ünï.wav": 0.2})
+    (inp / "broken.wav").write_text("not audio")
+    report = tmp_path / "report.jsonl"
+    first = run(gre, inp, tmp_path / "out", *TINY, "--report", report)
+    assert first.returncode == 1
+    errors = [line for line in first.stderr.decode().splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "broken.wav" in errors[0]
+    assert "3 ok, 0 skipped, 1 failed" in first.stdout.decode()
+    rows = {Path(r["input"]).name: r for r in map(json.loads, report.read_text().splitlines())}
+    assert {r["status"] for n, r in rows.items() if n != "broken.wav"} == {"ok"} and rows["broken.wav"]["status"] == "error"
+    assert rows["b b.wav"]["duration_s"] == pytest.approx(0.7) and rows["b b.wav"]["seconds"] > 0
+    assert complete_outputs(tmp_path / "out") == {"a.wav": 4800, "sub/b b.wav": 11200, "ünï.wav": 3200}
+
+    (inp / "broken.wav").unlink()
+    second = run(gre, inp, tmp_path / "out", *TINY, "--report", report)
+    assert second.returncode == 0 and "0 ok, 3 skipped, 0 failed" in second.stdout.decode()
+    assert {r["status"] for r in map(json.loads, report.read_text().splitlines())} == {"skipped"}
+    third = run(gre, inp / "a.wav", tmp_path / "out", *TINY, "--overwrite", "--quiet")
+    assert third.returncode == 0 and third.stdout == b""
+
+
+def test_shards_split_the_work_without_overlap(gre, tmp_path):
+    inp = tree(tmp_path / "in", {f"f{i}.wav": 0.15 for i in range(5)})
+    for k in (1, 2):
+        assert run(gre, inp, tmp_path / f"out{k}", *TINY, "--shard", f"{k}/2", "-q").returncode == 0
+    one, two = set(complete_outputs(tmp_path / "out1")), set(complete_outputs(tmp_path / "out2"))
+    assert len(one) == 3 and len(two) == 2 and one | two == {f"f{i}.wav" for i in range(5)}
+
+
+def test_wav_pipe_through_stdin_and_stdout(gre, tmp_path):
+    buf = io.BytesIO()
+    sf.write(buf, speech(0.4, 22050, channels=2), 22050, format="WAV", subtype="PCM_24")
+    result = run(gre, "-", "-", *TINY, stdin=buf.getvalue())
+    assert result.returncode == 0, result.stderr.decode()
+    y, rate = sf.read(io.BytesIO(result.stdout))
+    info = sf.info(io.BytesIO(result.stdout))
+    assert y.shape == (int(0.4 * 22050), 2) and rate == 22050 and info.subtype == "PCM_24"
+    assert b"1 ok" in result.stderr  # the summary goes to stderr: stdout carries only the audio
+    bad = run(gre, "-", "-", *TINY, stdin=b"garbage")
+    assert bad.returncode == 1 and bad.stdout == b"" and b"not a readable audio file" in bad.stderr
+
+
+def test_kill_9_leaves_no_partial_output_and_a_rerun_finishes(gre, tmp_path):
+    inp = tree(tmp_path / "in", {"a.wav": 0.2, "b.wav": 0.2, "z_long.wav": 12.0})
+    out = tmp_path / "out"
+    proc = subprocess.Popen([gre, "enhance", str(inp), str(out), *TINY], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while not temporaries(out) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # let it write a few blocks of the long file
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    unfinished = {p.name.split(TEMP_MARK)[0][1:] for p in temporaries(out)}
+    assert "z_long.wav" in unfinished  # it was killed in the middle of the long file
+    assert not unfinished & set(complete_outputs(out))  # no output under the name of an unfinished file
+    assert all(frames == 3200 for frames in complete_outputs(out).values())  # whatever exists is complete
+
+    rerun = run(gre, inp, out, *TINY)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert complete_outputs(out) == {"a.wav": 3200, "b.wav": 3200, "z_long.wav": 192000}
+    assert temporaries(out) == []  # the dead run's temporary was cleaned up
+
+
+def test_two_concurrent_runs_on_one_output_folder(gre, tmp_path):
+    inp = tree(tmp_path / "in", {f"f{i}.wav": 0.3 + 0.1 * i for i in range(4)})
+    out = tmp_path / "out"
+    cmd = [gre, "enhance", str(inp), str(out), *TINY, "--overwrite", "-q"]
+    procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE) for _ in range(2)]
+    codes = [p.wait(timeout=300) for p in procs]
+    assert codes == [0, 0], [p.stderr.read() for p in procs]
+    assert complete_outputs(out) == {f"f{i}.wav": int((0.3 + 0.1 * i) * 16000) for i in range(4)}
+    assert temporaries(out) == []
+    reference = run(gre, inp, tmp_path / "ref", *TINY)
+    assert reference.returncode == 0
+    for i in range(4):  # both writers wrote the same complete file; neither corrupted the other
+        assert (out / f"f{i}.wav").read_bytes() == (tmp_path / "ref" / f"f{i}.wav").read_bytes()
+
+
+def test_authors_checkpoint_for_phase_retrieval(gre, tmp_path):
+    require_shared("reference", "renet_phase_retrieval.pt")
+    inp = tree(tmp_path / "in", {"x.wav": 0.3})
+    result = run(gre, inp, tmp_path / "out", "--task", "phase", "--checkpoint", REFERENCE_PR, "--threads", "1",
+                 "--workers", "0")
+    assert result.returncode == 0, result.stderr.decode()
+    assert complete_outputs(tmp_path / "out") == {"x.wav": 4800}
+    wrong = run(gre, inp, tmp_path / "out2", "--task", "denoise", "--checkpoint", REFERENCE_PR)
+    assert wrong.returncode == 2 and b"not trained for --task denoise" in wrong.stderr
