@@ -458,6 +458,10 @@ def evaluate(ref_dir: str | Path, est_dirs: Iterable[str | Path], degraded_dir: 
         if ests or has_oracle:
             tasks.append(_Task(key, ref_path, ests, degraded.get(key), oracle_kinds if has_oracle else (), suite))
 
+    if any(METRICS[m].family == "dnsmos" for m in names):
+        from models.metrics.dnsmos import prepare
+
+        prepare()
     rows = _run_tasks(tasks, jobs, progress)
     order = {name: i for i, name in enumerate(system_names + [ORACLE_PREFIX + k for k in oracle_kinds])}
     rows.sort(key=lambda r: (order[r.system], r.file))

@@ -139,3 +139,17 @@ def test_short_and_silent_inputs_are_failures():
         composite.composite_scores(np.zeros_like(x), x, RATE, pesq_wb=3.0)
     with pytest.raises(MetricError, match="length mismatch"):
         composite.composite_scores(x, x[:-1], RATE, pesq_wb=3.0)
+
+
+def test_digital_silence_beyond_five_percent_is_a_failure():
+    x = _speechlike(RATE, seed=4)
+    x[: RATE // 5] = 0.0  # 20 % digital silence: LLR frames without an LPC model
+    y = x + 0.01 * np.random.default_rng(0).standard_normal(x.size)
+    with pytest.raises(MetricError, match="LLR undefined"):
+        composite.composite_scores(x, y, RATE, pesq_wb=3.0)
+    # a little silence (4 of 129 frames, under 5 %) is discarded with the worst frames, as in the reference
+    x = _speechlike(RATE, seed=4)
+    x[:900] = 0.0
+    llr = composite.llr_frames(x, y, RATE)
+    assert np.count_nonzero(np.isnan(llr)) == 4 and llr.size == 129
+    assert np.isfinite(composite.composite_scores(x, y, RATE, pesq_wb=3.0)["csig"])

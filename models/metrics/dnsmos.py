@@ -26,6 +26,18 @@ def dnsmos_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("speechmos", "onnxruntime", "librosa"))
 
 
+def prepare() -> None:
+    """Import speechmos and run its feature extraction once (librosa's first call takes seconds), so
+    that worker processes forked afterwards start ready. The ONNX sessions stay per process."""
+    if dnsmos_available():
+        import librosa
+        import speechmos.dnsmos  # noqa: F401
+
+        # the P.808 model's input features (speechmos DNSMOS.audio_melspec)
+        librosa.feature.melspectrogram(y=np.zeros(DNSMOS_RATE_HZ, dtype=np.float32), sr=DNSMOS_RATE_HZ,
+                                       n_fft=321, hop_length=160, n_mels=120)
+
+
 @lru_cache(maxsize=1)
 def _scorer():
     import onnxruntime as ort
