@@ -27,7 +27,7 @@ def train_command(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --run-dir from last.pt."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 (CPU/GPU autocast) or fp16 (CUDA)."),
-    workers: int = typer.Option(2, "--workers", help="Data loader processes."),
+    workers: int = typer.Option(1, "--workers", help="Data loader processes (0: load in the training process)."),
     threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
     val_every: int = typer.Option(1000, "--val-every", help="Validate every N steps."),
     ckpt_every: int = typer.Option(500, "--ckpt-every", help="Write last.pt and model.safetensors every N steps."),

@@ -149,3 +149,14 @@ def test_samples_are_a_function_of_seed_and_index(corpus):
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert abs(float(a[0].pow(2).mean()) - 1.0) < 1e-3  # unit-RMS input
     assert not torch.equal(ds[6][0], a[0])
+
+
+def test_gradient_checkpointing_gives_the_same_step(corpus, tmp_path):
+    cfg = _cfg(corpus, steps=1, losses=default_losses("denoise", metric_disc=False))
+    train(cfg, tmp_path / "plain", quiet=True)
+    train(replace(cfg, grad_checkpoint=True), tmp_path / "ckpt", quiet=True)
+    a = load_state(tmp_path / "plain" / "last.pt")["model"]
+    b = load_state(tmp_path / "ckpt" / "last.pt")["model"]
+    assert a.keys() == b.keys()  # wrapping keeps the state-dict keys
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=1e-5, msg=key)

@@ -38,7 +38,7 @@ class TrainConfig:
     seed: int = 1234
     precision: str = "fp32"
     device: str = "auto"
-    workers: int = 2
+    workers: int = 1
     threads: int = 0  # 0 = torch's default
     val_every: int = 1_000
     ckpt_every: int = 500

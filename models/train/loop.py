@@ -74,18 +74,28 @@ def _barrier(d: _Dist) -> None:
         dist.barrier()
 
 
-def enable_grad_checkpointing(network: torch.nn.Module) -> int:
-    """Recompute each bottleneck block in the backward pass instead of keeping its activations.
+def _checkpointed(module: torch.nn.Module) -> None:
+    forward = module.forward
+    module.forward = lambda *args: checkpoint(forward, *args, use_reentrant=False)
 
-    The blocks are wrapped at instance level, so module names (and state-dict keys) stay the
-    same. Returns the number of wrapped blocks (0 for networks without ``bottleneck``).
+
+def enable_grad_checkpointing(network: torch.nn.Module) -> int:
+    """Recompute the network's big blocks in the backward pass instead of keeping their activations.
+
+    Wrapped: each bottleneck block and, when present, the encoder/decoder stages (input block,
+    dense blocks, down/up-sampling blocks) — the full-resolution convolution stages hold most of
+    the activation memory. Only a block's inputs are kept; its activations exist again only
+    while its own backward runs. Wrapping is per instance, so module names and state-dict keys
+    do not change. Returns the number of wrapped blocks.
     """
-    blocks = getattr(network, "bottleneck", None)
-    if blocks is None:
-        return 0
+    blocks = list(getattr(network, "bottleneck", []))
+    for stage_name in ("encoder", "decoder"):
+        stage = getattr(network, stage_name, None)
+        for name in ("input_block", "dense", "downsample", "upsample"):
+            if stage is not None and isinstance(getattr(stage, name, None), torch.nn.Module):
+                blocks.append(getattr(stage, name))
     for block in blocks:
-        forward = block.forward
-        block.forward = (lambda f: lambda *a: checkpoint(f, *a, use_reentrant=False))(forward)
+        _checkpointed(block)
     return len(blocks)
 
 
