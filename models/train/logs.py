@@ -84,7 +84,7 @@ def plot_curves(run_dir: Path) -> bool:
     rows = read_log(run_dir / "log.jsonl")
     train = [r for r in rows if r.get("kind") == "train"]
     val = [r for r in rows if r.get("kind") == "val"]
-    metrics = [m for m in ("pesq", "stoi", "sisdr", "pd") if any(m in r for r in val)]
+    metrics = [m for m in ("pesq", "stoi", "sisdr", "pd", "lsd") if any(m in r for r in val)]
     fig, axes = plt.subplots(1, 1 + len(metrics), figsize=(4 * (1 + len(metrics)), 3.2), squeeze=False)
     ax = axes[0][0]
     if train:

@@ -79,21 +79,22 @@ def _checkpointed(module: torch.nn.Module) -> None:
     module.forward = lambda *args: checkpoint(forward, *args, use_reentrant=False)
 
 
-def enable_grad_checkpointing(network: torch.nn.Module) -> int:
-    """Recompute the network's big blocks in the backward pass instead of keeping their activations.
+#: Modules recomputed in backward by --grad-checkpoint: the GRE network's convolution modules
+#: (each MPICM, at full time-frequency resolution) and sequence blocks (each time / frequency HADF).
+CHECKPOINT_MODULES = ("MPICM", "HADF")
 
-    Wrapped: each bottleneck block and, when present, the encoder/decoder stages (input block,
-    dense blocks, down/up-sampling blocks) — the full-resolution convolution stages hold most of
-    the activation memory. Only a block's inputs are kept; its activations exist again only
-    while its own backward runs. Wrapping is per instance, so module names and state-dict keys
-    do not change. Returns the number of wrapped blocks.
+
+def enable_grad_checkpointing(network: torch.nn.Module) -> int:
+    """Recompute the network's blocks in the backward pass instead of keeping their activations.
+
+    Wrapped: every MPICM and HADF (for other networks: each block of ``network.bottleneck``).
+    Only each block's input is kept, and one block's activations exist at a time during the
+    backward pass, for the price of one more forward pass. Wrapping is per instance, so module
+    names and state-dict keys do not change. Returns the number of wrapped blocks.
     """
-    blocks = list(getattr(network, "bottleneck", []))
-    for stage_name in ("encoder", "decoder"):
-        stage = getattr(network, stage_name, None)
-        for name in ("input_block", "dense", "downsample", "upsample"):
-            if stage is not None and isinstance(getattr(stage, name, None), torch.nn.Module):
-                blocks.append(getattr(stage, name))
+    blocks = [m for m in network.modules() if type(m).__name__ in CHECKPOINT_MODULES]
+    if not blocks:
+        blocks = list(getattr(network, "bottleneck", []))
     for block in blocks:
         _checkpointed(block)
     return len(blocks)
@@ -171,6 +172,10 @@ class Trainer:
             self.log.message(f"{self.run_dir}: no checkpoint yet, starting from step 0")
         if cfg.grad_checkpoint:
             enable_grad_checkpointing(self.net)
+        if cfg.low_memory:
+            from models.train.memory import limit_heap_fragmentation
+
+            limit_heap_fragmentation()
         self.model = self.net
         if self.dist.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP

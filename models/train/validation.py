@@ -66,7 +66,25 @@ def phase_distance_deg(ref: np.ndarray, est: np.ndarray, cfg: STFTConfig) -> flo
     return float((w * d).sum() / w.sum().clamp_min(1e-12) * 180 / np.pi)
 
 
+#: Our log names -> `models.metrics` names (the same metrics `gre evaluate` reports).
+METRIC_NAMES = {"pesq": "pesq_wb", "stoi": "stoi", "sisdr": "si_sdr", "pd": "pd", "lsd": "lsd"}
+
+
 def score(ref: np.ndarray, est: np.ndarray, cfg: STFTConfig) -> dict[str, float]:
+    """PESQ-WB, STOI, SI-SDR (dB), PD (degrees) and LSD of ``est`` against ``ref`` (NaN where one fails).
+
+    Uses :mod:`models.metrics` (as `gre evaluate` does) when it is installed, else the `pesq`
+    and `pystoi` packages and the local SI-SDR / PD (LSD then omitted).
+    """
+    try:
+        from models.metrics.suite import SuiteConfig, score_pair
+    except ImportError:
+        return _score_fallback(ref, est, cfg)
+    result = score_pair(ref.astype(np.float64), est.astype(np.float64), SuiteConfig(tuple(METRIC_NAMES.values())))
+    return {ours: float(result.values.get(theirs, float("nan"))) for ours, theirs in METRIC_NAMES.items()}
+
+
+def _score_fallback(ref: np.ndarray, est: np.ndarray, cfg: STFTConfig) -> dict[str, float]:
     from pesq import pesq
     from pystoi import stoi
 
@@ -82,7 +100,11 @@ def score(ref: np.ndarray, est: np.ndarray, cfg: STFTConfig) -> dict[str, float]
 
 def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
     keys = rows[0].keys() if rows else []
-    return {k: float(np.nanmean([r[k] for r in rows])) for k in keys}
+    out = {}
+    for k in keys:
+        values = [r[k] for r in rows if not np.isnan(r[k])]
+        out[k] = float(np.mean(values)) if values else float("nan")
+    return out
 
 
 @torch.no_grad()

@@ -1,0 +1,180 @@
+"""Training speed on CPU: seconds per optimisation step and peak memory of `gre train`'s step.
+
+Each configuration runs in its own process (so peak RSS is its own): a Trainer on a small
+synthetic corpus, one warm-up step, then ``--repeats`` timed steps on one batch; median wall
+time and CPU time (user + system of the process) per step, and the process's peak resident
+memory (VmHWM). The 2 cores here are shared with other jobs, so wall time depends on the load;
+CPU time does not (much): with 1 thread it is the step time on an idle core, and steps/hour
+are computed from it. The step is exactly the
+trainer's: STFT, network (autocast for bf16), iSTFT, the denoise recipe's generator losses
+(0.9 mag + 0.3 pha + 0.1 com + 0.1 con + 0.2 time), backward, AdamW; rows marked "+metric"
+add the MetricGAN+ discriminator with its per-step PESQ.
+
+    python bench/train_speed.py                 # the full table (slow: ~1 h on 2 busy cores)
+    python bench/train_speed.py --only small-b4-2s-ckpt --repeats 2 --merge
+
+Cases without gradient checkpointing are run only where they fit beside other jobs in 24 GB;
+`small` at batch 4 x 2 s without it needs about as much as the authors' code (see the md).
+
+Results: bench/results/train_speed.json and .md. Reference point (issue 5): the authors' own
+code takes 27.8 s/step (~130 steps/hour) at 19.8 GB peak for `small`, batch 4 x 2 s, fp32, 2 threads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+AUTHORS_SMALL_B4_2S = {"s_per_step": 27.8, "peak_gb": 19.8}
+
+#: name -> (config, batch, segment seconds, precision, gradient checkpointing, low-memory malloc, metric disc)
+CASES: dict[str, tuple] = {
+    "small-b2-1s-plain": ("small", 2, 1.0, "fp32", False, False, False),
+    "small-b2-1s-ckpt": ("small", 2, 1.0, "fp32", True, False, False),
+    "small-b2-1s-ckpt-lowmem": ("small", 2, 1.0, "fp32", True, True, False),
+    "small-b2-1s-bf16": ("small", 2, 1.0, "bf16", False, False, False),
+    "small-b4-2s-ckpt-lowmem": ("small", 4, 2.0, "fp32", True, True, False),
+    "small-b4-2s-ckpt": ("small", 4, 2.0, "fp32", True, False, False),
+    "small-b4-2s-ckpt-lowmem+metric": ("small", 4, 2.0, "fp32", True, True, True),
+    "standard-b4-2s-ckpt-lowmem": ("standard", 4, 2.0, "fp32", True, True, False),
+    "small-b4-1s-ckpt-lowmem": ("small", 4, 1.0, "fp32", True, True, False),
+    "small-b8-1s-ckpt-lowmem": ("small", 8, 1.0, "fp32", True, True, False),
+    "lite-b4-2s-ckpt-lowmem": ("lite", 4, 2.0, "fp32", True, True, False),
+    "lite-b4-1s-plain": ("lite", 4, 1.0, "fp32", False, False, False),
+    "lite-b8-1s-ckpt-lowmem": ("lite", 8, 1.0, "fp32", True, True, False),
+    "tiny-b4-2s-plain": ("tiny", 4, 2.0, "fp32", False, False, False),
+}
+
+
+def _peak_rss_gb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024**2
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def run_case(name: str, repeats: int, threads: int) -> dict:
+    """Measure one case in this process."""
+    import numpy as np
+    import soundfile as sf
+    import torch
+
+    from models.train import TrainConfig
+    from models.train.config import default_losses
+    from models.train.loop import Trainer
+
+    config, batch, seconds, precision, ckpt, lowmem, metric = CASES[name]
+    tmp = Path(tempfile.mkdtemp(prefix="gre_bench_"))
+    rng = np.random.default_rng(0)
+    for sub in ("clean", "noise"):
+        (tmp / sub).mkdir()
+        for i in range(3):
+            t = np.arange(int(16000 * (seconds + 1))) / 16000
+            x = np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 2 * t) > 0) if sub == "clean" else rng.standard_normal(len(t))
+            sf.write(tmp / sub / f"{i}.wav", (0.1 * x + 0.001 * rng.standard_normal(len(t))).astype(np.float32), 16000)
+    cfg = TrainConfig(task="denoise", clean_dirs=(str(tmp / "clean"),), noise_dirs=(str(tmp / "noise"),),
+                      config_name=config, batch_size=batch, segment_seconds=seconds, precision=precision,
+                      grad_checkpoint=ckpt, low_memory=lowmem, workers=0, threads=threads,
+                      losses=default_losses("denoise", metric_disc=metric))
+    trainer = Trainer(cfg, tmp / "run", quiet=True)
+    items = [trainer.dataset[i] for i in range(batch)]
+    x = torch.stack([a for a, _ in items])
+    y = torch.stack([b for _, b in items])
+    t0 = time.perf_counter()
+    trainer.train_step(x, y)  # warm-up (and compilation)
+    warmup = time.perf_counter() - t0
+    times, cpu = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        trainer.train_step(x, y)
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    s, c = statistics.median(times), statistics.median(cpu)
+    return {"case": name, "config": config, "batch": batch, "segment_s": seconds, "precision": precision,
+            "grad_checkpoint": ckpt, "low_memory": lowmem, "metric_disc": metric, "threads": threads,
+            "repeats": repeats, "wall_s_per_step": round(s, 3), "wall_all": [round(t, 3) for t in times],
+            "cpu_s_per_step": round(c, 3), "cpu_all": [round(t, 3) for t in cpu], "warmup_wall_s": round(warmup, 2),
+            "steps_per_hour": round(3600 / c, 1), "audio_h_per_hour": round(3600 / c * batch * seconds / 3600, 3),
+            "peak_gb": round(_peak_rss_gb(), 3)}
+
+
+def _load_avg() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except OSError:
+        return float("nan")
+
+
+def write_results(rows: list[dict]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    meta = {"command": "python bench/train_speed.py " + " ".join(sys.argv[1:]), "cpu_count": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(), "authors_small_b4_2s": AUTHORS_SMALL_B4_2S}
+    (RESULTS / "train_speed.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    a = AUTHORS_SMALL_B4_2S
+    lines = ["# Training step speed on CPU (`bench/train_speed.py`)", "",
+             f"Command: `{meta['command']}`. {meta['cpu_count']} cores shared with other jobs: `load` is the load "
+             "average when the row started (above 2 the cores were oversubscribed and wall times are inflated).",
+             "Step = the trainer's full generator step (denoise recipe losses: STFT, network, iSTFT, mag+pha+com+con"
+             "+time, backward, AdamW), 1 thread. `cpu s` = CPU time per step (median), i.e. the step time on an "
+             "idle core; steps/h and audio h/h (hours of training audio per hour) are computed from it. "
+             "ckpt = --grad-checkpoint (every MPICM and HADF recomputed in backward); lowmem = --low-memory.",
+             f"Authors' code, same machine (issue 5): small b4x2s fp32, 2 threads: {a['s_per_step']} s/step wall "
+             f"(~{3600 / a['s_per_step']:.0f} steps/h) at {a['peak_gb']} GB peak.", "",
+             "| case | cpu s/step | steps/h | x authors | audio h/h | peak GB | wall s/step | load |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['case']} | error: {r['error']} | | | | | | |")
+            continue
+        same = r["config"] == "small" and r["batch"] == 4 and r["segment_s"] == 2.0
+        speedup = f"{a['s_per_step'] / r['cpu_s_per_step']:.1f}x" if same else ""
+        lines.append(f"| {r['case']} | {r['cpu_s_per_step']:.2f} | {r['steps_per_hour']:.0f} | {speedup} | "
+                     f"{r['audio_h_per_hour']:.2f} | {r['peak_gb']:.2f} | {r['wall_s_per_step']:.1f} | "
+                     f"{r.get('load_avg', float('nan')):.1f} |")
+    (RESULTS / "train_speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", nargs="*", help="case names (default: all)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--merge", action="store_true", help="update rows of an existing results file")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(run_case(args.child, args.repeats, args.threads)))
+        return
+    names = args.only or list(CASES)
+    rows = []
+    if args.merge and (RESULTS / "train_speed.json").is_file():
+        rows = [r for r in json.loads((RESULTS / "train_speed.json").read_text())["rows"] if r["case"] not in names]
+    for name in names:
+        load = _load_avg()
+        p = subprocess.run([sys.executable, __file__, "--child", name, "--repeats", str(args.repeats),
+                            "--threads", str(args.threads)], capture_output=True, text=True)
+        if p.returncode != 0:
+            row = {"case": name, "error": (p.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+        else:
+            row = json.loads(p.stdout.strip().splitlines()[-1])
+        row["load_avg"] = load
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+        order = {n: i for i, n in enumerate(CASES)}
+        rows.sort(key=lambda r: order.get(r["case"], 99))
+        write_results(rows)
+
+
+if __name__ == "__main__":
+    main()
