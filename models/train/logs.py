@@ -41,7 +41,8 @@ class RunLog:
     def record(self, record: dict) -> None:
         if not self.enabled:
             return
-        record = {"time": round(time.time(), 3), **record}
+        # "unix_time", not "time": the time-domain loss component is logged as "time".
+        record = {"unix_time": round(time.time(), 3), **record}
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
