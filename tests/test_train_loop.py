@@ -160,3 +160,42 @@ def test_gradient_checkpointing_gives_the_same_step(corpus, tmp_path):
     assert a.keys() == b.keys()  # wrapping keeps the state-dict keys
     for key in a:
         torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=1e-5, msg=key)
+
+
+def test_phase_task_with_mpd_and_universal_with_simulated_rooms(corpus, tmp_path):
+    cfg = _cfg(corpus, task="phase", steps=1, noise_dirs=(), losses=default_losses("phase"), grad_clip=5.0)
+    train(cfg, tmp_path / "phase", quiet=False)
+    rows = [json.loads(line) for line in (tmp_path / "phase" / "log.jsonl").read_text().splitlines()]
+    step = next(r for r in rows if r["kind"] == "train")
+    assert {"wop", "mpd", "disc_mpd"} <= set(step) and "magnitude" not in step
+    assert "mpd" in load_state(tmp_path / "phase" / "last.pt")["discriminators"]
+    # Universal without --rir: rooms simulated once (pyroomacoustics) and cached in the run dir.
+    pytest.importorskip("pyroomacoustics")
+    import models.data.rirs as rirs
+
+    original = rirs.RoomSimConfig
+    try:
+        rirs_cfg = lambda: original(count=3)  # noqa: E731 - keep the test fast
+        import models.train.loop as loop
+
+        loop.RoomSimConfig = rirs_cfg
+        uni = _cfg(corpus, task="universal", steps=1, losses=default_losses("universal", metric_disc=False, mpd=False))
+        train(uni, tmp_path / "uni", quiet=True)
+    finally:
+        loop.RoomSimConfig = original
+    with np.load(tmp_path / "uni" / "rirs_simulated.npz") as data:
+        assert len(data.files) == 3
+
+
+def test_a_file_vanishing_after_the_scan_is_not_fatal(corpus, tmp_path):
+    import shutil
+
+    d = tmp_path / "c"
+    shutil.copytree(corpus["clean"], d)
+    files, _ = scan_folders([d], sample_rate_hz=RATE, min_seconds=0.1, what="clean")
+    (d / "c0.wav").unlink()
+    (d / "c1.wav").write_bytes(b"broken now")
+    ds = DegradedCrops(CropSpec("bwe", RATE // 2, 3, DegradeConfig()), files)
+    for i in range(12):
+        x, y = ds[i]
+        assert x.shape == (RATE // 2,) and torch.isfinite(x).all()

@@ -70,13 +70,18 @@ class DegradedCrops(Dataset):
 
     def _clean_crop(self, rng: np.random.Generator) -> np.ndarray:
         n, rate = self.spec.segment_samples, self.spec.degrade.sample_rate_hz
+        x = np.zeros(n, np.float32)
         for _ in range(MAX_REDRAWS):
             f = self.clean(rng)
-            if f.frames >= n:
-                start = int(rng.integers(0, f.frames - n + 1))
-                x = read_mono(f.path, rate, start, n)
-            else:
-                x = read_mono(f.path, rate)
+            try:
+                if f.frames >= n:
+                    start = int(rng.integers(0, f.frames - n + 1))
+                    x = read_mono(f.path, rate, start, n)
+                else:
+                    x = read_mono(f.path, rate)
+            except Exception:  # the file changed or vanished since the scan: draw another
+                x = np.zeros(n, np.float32)
+                continue
             if len(x) < n:  # shorter files are zero-padded at the end, as the authors do
                 x = np.pad(x, (0, n - len(x)))
             if D.active_mask(x, rate).mean() >= MIN_ACTIVE_FRACTION * min(1.0, f.frames / n):
@@ -85,11 +90,16 @@ class DegradedCrops(Dataset):
 
     def _noise_crop(self, rng: np.random.Generator) -> np.ndarray:
         n, rate = self.spec.segment_samples, self.spec.degrade.sample_rate_hz
-        f = self.noise(rng)
-        if f.frames > n:
-            start = int(rng.integers(0, f.frames - n + 1))
-            return read_mono(f.path, rate, start, n)
-        return D.fit_length(read_mono(f.path, rate), n, rng)
+        for _ in range(MAX_REDRAWS):
+            f = self.noise(rng)
+            try:
+                if f.frames > n:
+                    start = int(rng.integers(0, f.frames - n + 1))
+                    return read_mono(f.path, rate, start, n)
+                return D.fit_length(read_mono(f.path, rate), n, rng)
+            except Exception:  # the file changed or vanished since the scan: draw another
+                continue
+        return np.zeros(n, np.float32)  # no readable noise: add_noise leaves the speech clean
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, D.Degradation]:
         """(input, target, what was applied) for global sample ``index``, before normalisation."""
