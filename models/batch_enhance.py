@@ -17,6 +17,7 @@ same whatever else is in its batch.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections import OrderedDict
@@ -327,8 +328,11 @@ class _Run:
                                 overlap_samples=int(round(opts.overlap_seconds * self.rate)), mono=opts.mono)
         stream = ChunkStream([(i, source(jobs[i].input)) for i in todo], settings)
         workers = 0 if sources_from_stdin else min(opts.workers, len(todo))
+        # in_order=False (torch >= 2.6): take whichever worker is ready; each file still comes
+        # from one worker, so its items stay in order.
+        unordered = {"in_order": False} if "in_order" in inspect.signature(DataLoader).parameters else {}
         loader = DataLoader(stream, batch_size=None, num_workers=workers,
-                            prefetch_factor=4 if workers else None, in_order=False)
+                            prefetch_factor=4 if workers else None, **unordered)
         try:
             for item in loader:
                 if item.job in self.dead:

@@ -187,10 +187,16 @@ def test_bad_inputs_fail_alone_with_one_line_and_no_output(tiny, tmp_path, monke
             return real_open(self)
 
         monkeypatch.setattr(audio_io.AudioSource, "open", maybe_denied)
+    os.symlink(tmp_path / "in", tmp_path / "in" / "loop")  # a symlink loop in the input tree
     report = tmp_path / "r.jsonl"
-    s = enhance_paths([str(tmp_path / "in")], str(tmp_path / "out"), tiny, EnhanceOptions(report_path=report, **CHUNKING))
-    assert (s.ok, s.failed) == (1, len(BAD))
-    by_name = {Path(r["input"]).name: r for r in read_report(report)}
+    fine = str(tmp_path / "in" / "fine.wav")  # also given twice more: processed once
+    s = enhance_paths([str(tmp_path / "in"), fine, fine], str(tmp_path / "out"), tiny,
+                      EnhanceOptions(report_path=report, **CHUNKING))
+    assert (s.ok, s.failed, s.duplicates) == (1, len(BAD) + 1, 2)
+    lines = read_report(report)
+    assert len(lines) == 1 + len(BAD) + 1
+    by_name = {Path(r["input"]).name: r for r in lines}
+    assert "symlink loop" in by_name["loop"]["error"]
     for name in BAD:
         r = by_name[name]
         assert r["status"] == "error" and r["output"] is None and name in r["error"] and "\n" not in r["error"]

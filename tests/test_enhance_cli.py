@@ -59,6 +59,7 @@ def test_help_names_every_option_of_the_issue(gre):
     (["in", "out"], "--task"),
     (["in", "out", *TINY, "--shard", "3/2"], "shard"),
     (["in", "out", "--model", "no-such-model"], "unknown model"),
+    (["in", "out", *TINY, "--device", "cuda:3"], "cuda"),
 ])
 def test_usage_errors_exit_2_with_one_line(gre, tmp_path, args, needle):
     result = run(gre, *args)
@@ -123,11 +124,25 @@ def test_kill_9_leaves_no_partial_output_and_a_rerun_finishes(gre, tmp_path):
     assert "z_long.wav" in unfinished  # it was killed in the middle of the long file
     assert not unfinished & set(complete_outputs(out))  # no output under the name of an unfinished file
     assert all(frames == 3200 for frames in complete_outputs(out).values())  # whatever exists is complete
-
     rerun = run(gre, inp, out, *TINY)
     assert rerun.returncode == 0, rerun.stderr.decode()
     assert complete_outputs(out) == {"a.wav": 3200, "b.wav": 3200, "z_long.wav": 192000}
     assert temporaries(out) == []  # the dead run's temporary was cleaned up
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_cleans_up_and_exits_130(gre, tmp_path, sig):
+    inp = tree(tmp_path / "in", {"z_long.wav": 12.0})
+    out = tmp_path / "out"
+    proc = subprocess.Popen([gre, "enhance", str(inp), str(out), *TINY], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while not temporaries(out) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=120) == 130
+    assert b"interrupted" in proc.stderr.read()
+    assert temporaries(out) == [] and complete_outputs(out) == {}
 
 
 def test_two_concurrent_runs_on_one_output_folder(gre, tmp_path):
@@ -154,3 +169,21 @@ def test_authors_checkpoint_for_phase_retrieval(gre, tmp_path):
     assert complete_outputs(tmp_path / "out") == {"x.wav": 4800}
     wrong = run(gre, inp, tmp_path / "out2", "--task", "denoise", "--checkpoint", REFERENCE_PR)
     assert wrong.returncode == 2 and b"not trained for --task denoise" in wrong.stderr
+
+
+def test_progress_bar_shows_files_audio_hours_and_speed_on_a_terminal():
+    from rich.console import Console
+
+    from gre_cli.cmd_enhance import _RichProgress
+    from models.batch_enhance import FileResult
+
+    buf = io.StringIO()
+    with _RichProgress(Console(file=buf, force_terminal=True, width=140), show_bar=True) as progress:
+        progress.start(3)
+        progress.audio(1800.0)
+        progress.file_done(FileResult("a.wav", "out/a.wav", "ok"))
+        progress.file_done(FileResult("b.wav", None, "error", "b.wav: not a readable audio file"))
+        progress.bar.refresh()
+    text = buf.getvalue()
+    assert "2/3" in text and "0.500 h audio" in text and "x real time" in text
+    assert "error: b.wav: not a readable audio file" in text
