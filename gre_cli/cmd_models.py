@@ -12,6 +12,8 @@ from models.registry import DEFAULT_FOR_TASK, REGISTRY
 
 
 def _param_count(arch: str, config_name: str) -> int:
+    if arch == "classical":
+        return 0
     return sum(p.numel() for p in build_network(arch, named_config(arch, config_name)).parameters())
 
 

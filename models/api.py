@@ -60,6 +60,10 @@ def load_model(name_or_path: str | Path | None = None, *, task: str | None = Non
 
 def _from_registry(name: str) -> Enhancer:
     entry = get_entry(name)
+    if entry.arch == "classical":
+        from models.classical import CLASSICAL_MODELS
+
+        return CLASSICAL_MODELS[entry.name]()
     if entry.weights_path is None:
         # Seeded random initialisation: deterministic, for tests and smoke runs.
         generator_state = torch.random.get_rng_state()

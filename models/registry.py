@@ -56,6 +56,17 @@ register(RegistryEntry(
     source="random init (seed 0), for tests only",
 ))
 
+# Classical references: no weights, always available. Griffin-Lim is the default for phase
+# retrieval until trained GRE phase weights ship.
+register(RegistryEntry(
+    name="griffin-lim", arch="classical", config_name="fast, 100 iterations", tasks=("phase",),
+    mode="phase_retrieval", source="classical (fast Griffin-Lim, no weights)",
+), default_for=("phase",))
+register(RegistryEntry(
+    name="wiener", arch="classical", config_name="decision-directed", tasks=("denoise",), mode="enhance",
+    source="classical (Wiener filter, no weights)",
+))
+
 # Shipped weights are registered from models/weights/shipped.py when that file exists.
 try:  # pragma: no cover - depends on shipped weights
     from models.weights import shipped as _shipped  # noqa: F401

@@ -256,10 +256,6 @@ def test_converter_declines_other_state_dicts():
     assert load_authors_checkpoint(renet_like, "renet.pt") is None
 
 
-@pytest.mark.xfail(raises=KeyError, strict=False, reason=(
-    "models/nets/gre_keys.looks_like_authors_gre() also matches MP-SENet's names (dense_encoder.* + "
-    "TSTransformer.*), so load_checkpoint sends the file to the RENet mapping first; it should also require "
-    "'dense_encoder.dense_conv_1.conv_amp.weight'"))
 def test_load_checkpoint_dispatches_authors_mpsenet_file(tmp_path):
     """The public loader must route an MP-SENet {'generator': ...} file to this converter."""
     path = tmp_path / "g_best_dns"

@@ -101,7 +101,9 @@ def authors_key_to_ours(key: str) -> str:
 
 def looks_like_authors_gre(state: dict) -> bool:
     """True when a state dict uses the authors' RENet names."""
-    return any(k.startswith("dense_encoder.") for k in state) and any(k.startswith("TSTransformer.") for k in state)
+    # MP-SENet uses the same top-level names; only RENet's MPICM has a complex phase conv.
+    return "dense_encoder.dense_conv_1.conv_ang.conv_re.weight" in state and any(
+        k.startswith("TSTransformer.") for k in state)
 
 
 def convert_authors_state(state: dict) -> dict:
