@@ -56,8 +56,8 @@ register(RegistryEntry(
     source="random init (seed 0), for tests only",
 ))
 
-# Classical references: no weights, always available. Griffin-Lim is the default for phase
-# retrieval until trained GRE phase weights ship.
+# Classical references: no weights, always available. Until trained GRE weights ship for a task,
+# Griffin-Lim is the default for phase retrieval and the Wiener filter for denoising.
 register(RegistryEntry(
     name="griffin-lim", arch="classical", config_name="fast, 100 iterations", tasks=("phase",),
     mode="phase_retrieval", source="classical (fast Griffin-Lim, no weights)",
@@ -65,7 +65,7 @@ register(RegistryEntry(
 register(RegistryEntry(
     name="wiener", arch="classical", config_name="decision-directed", tasks=("denoise",), mode="enhance",
     source="classical (Wiener filter, no weights)",
-))
+), default_for=("denoise",))
 
 # Shipped weights are registered from models/weights/shipped.py when that file exists.
 try:  # pragma: no cover - depends on shipped weights
