@@ -17,7 +17,7 @@ import torch
 from models.architectures import build_network, named_config
 from models.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
 from models.config import STFTConfig
-from models.device import resolve_device
+from models.device import module_device, resolve_device
 from models.enhancer import Enhancer, ModelInfo
 from models.registry import default_model_for, get_entry, sha256_of
 
@@ -97,7 +97,7 @@ def enhance(wave: np.ndarray, sample_rate: int, model: Enhancer | str | None = N
     x = np.asarray(wave, dtype=np.float32)
     mono = x.ndim == 1
     x2 = x[None] if mono else x
-    device = next(model.parameters()).device
+    device = module_device(model)
     x_model = resample(x2, sample_rate, model.sample_rate_hz)
     y = model(torch.from_numpy(np.ascontiguousarray(x_model)).to(device)).cpu().numpy()
     y = resample(y, model.sample_rate_hz, sample_rate)

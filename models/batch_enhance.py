@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from models.audio_io import STDIO, AtomicWriter, AudioError, output_format, source
-from models.device import autocast, check_precision
+from models.device import autocast, check_precision, module_device
 from models.enhance_inputs import Discovery, Job, Shard, discover
 from models.enhance_loader import ChunkData, ChunkStream, FileFailed, FileStart, LoadSettings
 from models.enhancer import Enhancer
@@ -162,7 +162,7 @@ class _Run:
         self.model = model
         self.options = options
         self.progress = progress
-        self.device = next(model.parameters()).device
+        self.device = module_device(model)
         self.rate = model.sample_rate_hz
         self.batch_rows = options.batch_rows(self.device)
         self.summary = Summary()
@@ -372,7 +372,7 @@ def enhance_paths(inputs: list[str], output: str, model: Enhancer, options: Enha
     """
     options = options or EnhanceOptions()
     options.validate()
-    check_precision(options.precision, next(model.parameters()).device)
+    check_precision(options.precision, module_device(model))
     if (STDIO in inputs or output == STDIO) and (inputs != [STDIO] or output != STDIO):
         raise ValueError('"-" reads WAV from stdin and writes WAV to stdout: use it for both, as in `gre enhance - -`')
     run = _Run(model.eval(), options, progress or _NoProgress())
