@@ -11,7 +11,7 @@ trainer's: STFT, network (autocast for bf16), iSTFT, the denoise recipe's genera
 add the MetricGAN+ discriminator with its per-step PESQ.
 
     python bench/train_speed.py                 # the full table (slow: ~1 h on 2 busy cores)
-    python bench/train_speed.py --only small-b4-2s-ckpt --repeats 2 --merge
+    python bench/train_speed.py --only small-b4-2s-ckpt --repeats 1 --merge
 
 Cases without gradient checkpointing are run only where they fit beside other jobs in 24 GB;
 `small` at batch 4 x 2 s without it needs about as much as the authors' code (see the md).
@@ -41,17 +41,30 @@ CASES: dict[str, tuple] = {
     "small-b2-1s-ckpt": ("small", 2, 1.0, "fp32", True, False, False),
     "small-b2-1s-ckpt-lowmem": ("small", 2, 1.0, "fp32", True, True, False),
     "small-b2-1s-bf16": ("small", 2, 1.0, "bf16", False, False, False),
-    "small-b4-2s-ckpt-lowmem": ("small", 4, 2.0, "fp32", True, True, False),
     "small-b4-2s-ckpt": ("small", 4, 2.0, "fp32", True, False, False),
-    "small-b4-2s-ckpt-lowmem+metric": ("small", 4, 2.0, "fp32", True, True, True),
+    "small-b4-2s-ckpt-lowmem": ("small", 4, 2.0, "fp32", True, True, False),
+    "small-b4-1s-ckpt": ("small", 4, 1.0, "fp32", True, False, False),
+    "small-b8-1s-ckpt": ("small", 8, 1.0, "fp32", True, False, False),
     "standard-b4-2s-ckpt-lowmem": ("standard", 4, 2.0, "fp32", True, True, False),
-    "small-b4-1s-ckpt-lowmem": ("small", 4, 1.0, "fp32", True, True, False),
-    "small-b8-1s-ckpt-lowmem": ("small", 8, 1.0, "fp32", True, True, False),
-    "lite-b4-2s-ckpt-lowmem": ("lite", 4, 2.0, "fp32", True, True, False),
     "lite-b4-1s-plain": ("lite", 4, 1.0, "fp32", False, False, False),
-    "lite-b8-1s-ckpt-lowmem": ("lite", 8, 1.0, "fp32", True, True, False),
+    "lite-b4-2s-ckpt": ("lite", 4, 2.0, "fp32", True, False, False),
+    "lite-b8-1s-ckpt": ("lite", 8, 1.0, "fp32", True, False, False),
     "tiny-b4-2s-plain": ("tiny", 4, 2.0, "fp32", False, False, False),
 }
+
+
+#: Observations from one-off runs on this machine (printed under the table; not re-measured by the script).
+NOTES = [
+    "Threads: with the cores oversubscribed (load average ~7), 2 torch threads made every small op wait on an "
+    "OpenMP barrier: `small` b1 x 0.5 s forward+backward took 42-107 s wall with 2 "
+    "threads vs 4-5 s with 1 thread. Use --threads 1 whenever other jobs share the cores.",
+    "torch.compile (inductor, CPU): the first step of `small` b1 x 1 s (compilation) did not finish within 20 min "
+    "on the busy machine; not usable here.",
+    "bf16 autocast costs more CPU time than fp32 for GRE on this CPU (AMX present): the network is dominated by "
+    "small element-wise ops, GRU time steps and casts, not by large matmuls. It does save activation memory.",
+    "Without --grad-checkpoint, `small` b4 x 2 s would need about 4x the b2 x 1 s peak (~20 GB, like the authors' "
+    "19.8 GB); not run here (OOM risk for the other jobs).",
+]
 
 
 def _peak_rss_gb() -> float:
@@ -115,14 +128,15 @@ def _load_avg() -> float:
         return float("nan")
 
 
-def write_results(rows: list[dict]) -> None:
+def write_results(rows: list[dict], command: str | None = None) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    meta = {"command": "python bench/train_speed.py " + " ".join(sys.argv[1:]), "cpu_count": os.cpu_count(),
+    meta = {"command": command or "python bench/train_speed.py " + " ".join(sys.argv[1:]), "cpu_count": os.cpu_count(),
             "machine": platform.processor() or platform.machine(), "authors_small_b4_2s": AUTHORS_SMALL_B4_2S}
     (RESULTS / "train_speed.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     a = AUTHORS_SMALL_B4_2S
     lines = ["# Training step speed on CPU (`bench/train_speed.py`)", "",
-             f"Command: `{meta['command']}`. {meta['cpu_count']} cores shared with other jobs: `load` is the load "
+             f"Command (last run; `--merge` keeps earlier rows, each row gives its number of timed steps): "
+             f"`{meta['command']}`. {meta['cpu_count']} cores shared with other jobs: `load` is the load "
              "average when the row started (above 2 the cores were oversubscribed and wall times are inflated).",
              "Step = the trainer's full generator step (denoise recipe losses: STFT, network, iSTFT, mag+pha+com+con"
              "+time, backward, AdamW), 1 thread. `cpu s` = CPU time per step (median), i.e. the step time on an "
@@ -130,17 +144,18 @@ def write_results(rows: list[dict]) -> None:
              "ckpt = --grad-checkpoint (every MPICM and HADF recomputed in backward); lowmem = --low-memory.",
              f"Authors' code, same machine (issue 5): small b4x2s fp32, 2 threads: {a['s_per_step']} s/step wall "
              f"(~{3600 / a['s_per_step']:.0f} steps/h) at {a['peak_gb']} GB peak.", "",
-             "| case | cpu s/step | steps/h | x authors | audio h/h | peak GB | wall s/step | load |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| case | cpu s/step | steps/h | x authors | audio h/h | peak GB | wall s/step | load | timed steps |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['case']} | error: {r['error']} | | | | | | |")
+            lines.append(f"| {r['case']} | error: {r['error']} | | | | | | | |")
             continue
         same = r["config"] == "small" and r["batch"] == 4 and r["segment_s"] == 2.0
         speedup = f"{a['s_per_step'] / r['cpu_s_per_step']:.1f}x" if same else ""
         lines.append(f"| {r['case']} | {r['cpu_s_per_step']:.2f} | {r['steps_per_hour']:.0f} | {speedup} | "
                      f"{r['audio_h_per_hour']:.2f} | {r['peak_gb']:.2f} | {r['wall_s_per_step']:.1f} | "
-                     f"{r.get('load_avg', float('nan')):.1f} |")
+                     f"{r.get('load_avg', float('nan')):.1f} | {r['repeats']} |")
+    lines += ["", "Notes:", ""] + [f"- {n}" for n in NOTES]
     (RESULTS / "train_speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -152,7 +167,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--merge", action="store_true", help="update rows of an existing results file")
+    ap.add_argument("--render", action="store_true", help="only rewrite the markdown from the JSON results")
     args = ap.parse_args()
+    if args.render:
+        data = json.loads((RESULTS / "train_speed.json").read_text())
+        write_results(data["rows"], data["meta"]["command"])
+        return
     if args.child:
         print(json.dumps(run_case(args.child, args.repeats, args.threads)))
         return
