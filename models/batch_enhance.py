@@ -17,6 +17,9 @@ same whatever else is in its batch.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import inspect
 import json
 import time
@@ -262,6 +265,8 @@ class _Run:
             return
         for row, out in zip(rows, y):
             self.place(row, out)
+        if self.device.type == "cpu":
+            _trim_heap()
 
     def place(self, row: _Row, out: np.ndarray) -> None:
         state = self.open.get(row.job)
@@ -353,6 +358,27 @@ class _Run:
             self.open.clear()
         self.summary.wall_seconds = time.perf_counter() - t0
         return self.summary
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return None
+
+
+def _trim_heap() -> None:
+    """Return freed heap memory to the OS (glibc).
+
+    Whole files have a different length each, so every model call allocates differently sized
+    activations; glibc keeps the freed blocks and RSS grows with each new length (measured: the
+    `small` GRE on 1-2 s inputs of random length grew 420 -> 880 MB in 12 calls; with a trim after
+    each call it stayed at 290 MB). The trim costs about a millisecond.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _duration_or_none(path: str) -> float | None:
