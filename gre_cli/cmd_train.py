@@ -69,7 +69,7 @@ def train_command(
             precision=precision, device=device, workers=workers, threads=threads, val_every=val_every,
             ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
             low_memory=low_memory,
-            losses=default_losses(task, metric_disc, mpd) if task in TASKS else default_losses("denoise"),
+            losses=default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch),
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range)),
         )
         from models.architectures import named_config

@@ -10,7 +10,8 @@ Components (each returns a scalar tensor):
 - ``consistency``: 2 * MSE(C_hat, C of STFT(iSTFT(C_hat)));
 - ``time``: L1 between waveforms;
 - ``wop``: weighted omnidirectional phase loss (phase retrieval);
-- ``metric`` and ``mpd``: adversarial terms, computed by the trainer with :mod:`models.discriminators`.
+- ``metric`` and ``mpd``: adversarial terms, computed by the trainer with :mod:`models.discriminators`;
+- ``mask``: a mask-estimation network's own target loss (``network.mask_loss``, e.g. MaskNet's IRM MSE).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class LossWeights:
     wop: float = 0.0
     metric: float = 0.05
     mpd: float = 0.0
+    mask: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -43,6 +45,11 @@ class LossWeights:
     def from_dict(cls, data: dict) -> "LossWeights":
         known = {f.name for f in fields(cls)}
         return cls(**{k: float(v) for k, v in data.items() if k in known})
+
+
+def mask_recipe() -> LossWeights:
+    """Mask-estimation networks (``--arch masknet``) train on their target's own loss only."""
+    return LossWeights(magnitude=0, phase=0, complex=0, consistency=0, time=0, wop=0, metric=0, mpd=0, mask=1.0)
 
 
 def recipe(task: str) -> LossWeights:

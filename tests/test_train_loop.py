@@ -199,3 +199,39 @@ def test_a_file_vanishing_after_the_scan_is_not_fatal(corpus, tmp_path):
     for i in range(12):
         x, y = ds[i]
         assert x.shape == (RATE // 2,) and torch.isfinite(x).all()
+
+
+@pytest.mark.parametrize("target", ["irm", "cirm"])
+def test_masknet_trains_on_its_target_loss_and_exports(corpus, tmp_path, target):
+    cfg = _cfg(corpus, arch="masknet", config_name=f"tiny_{target}", steps=6, lr=5e-3,
+               losses=default_losses("denoise", arch="masknet"))
+    assert cfg.losses.mask == 1.0 and cfg.losses.magnitude == 0 and cfg.losses.metric == 0
+    train(cfg, tmp_path / "m", quiet=False)
+    rows = [json.loads(line) for line in (tmp_path / "m" / "log.jsonl").read_text().splitlines()]
+    losses = [r["mask"] for r in rows if r["kind"] == "train"]
+    assert len(losses) == 6 and all(np.isfinite(losses))
+    assert {k for r in rows if r["kind"] == "train" for k in r} >= {"mask", "loss"}
+    assert not {k for r in rows if r["kind"] == "train" for k in r} & {"magnitude", "phase", "time"}
+    from models.api import load_model
+
+    model = load_model(str(tmp_path / "m" / "model.safetensors"))
+    out = model(torch.randn(1, 4000) * 0.1)
+    assert out.shape == (1, 4000) and torch.isfinite(out).all()
+
+
+def test_masknet_step_uses_the_ideal_mask_of_the_batch(corpus, tmp_path):
+    """The trainer's mask term equals the network's own mask_loss on the batch's STFTs."""
+    from models import stft as S
+    from models.train.loop import Trainer
+
+    cfg = _cfg(corpus, arch="masknet", config_name="tiny_psm", steps=1,
+               losses=default_losses("denoise", arch="masknet"))
+    trainer = Trainer(cfg, tmp_path / "t", quiet=True)
+    x, y = next(iter(trainer._loader()))
+    mag, phase = S.analyse(x, trainer.stft_cfg)
+    with torch.no_grad():
+        _, _, est = trainer.net(mag, phase, return_estimate=True)
+        expected = trainer.net.mask_loss(est, S.stft(x, trainer.stft_cfg), S.stft(y, trainer.stft_cfg))
+    comps = trainer.train_step(x, y)
+    assert comps["mask"] == pytest.approx(float(expected), rel=1e-5)
+    assert comps["loss"] == pytest.approx(float(expected), rel=1e-5)

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from models.data.degrade import TASKS, DegradeConfig
-from models.losses import LossWeights, recipe
+from models.losses import LossWeights, mask_recipe, recipe
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,19 @@ class TrainConfig:
         return replace(self, **{k: getattr(other, k) for k in self.RESUMABLE})
 
 
-def default_losses(task: str, metric_disc: bool | None = None, mpd: bool | None = None) -> LossWeights:
-    """The task's recipe, with the discriminators switched on/off when asked (None: the recipe's choice)."""
+def default_losses(task: str, metric_disc: bool | None = None, mpd: bool | None = None,
+                   arch: str = "gre") -> LossWeights:
+    """The task's recipe, with the discriminators switched on/off when asked (None: the recipe's choice).
+
+    Mask-estimation networks (``arch="masknet"``) train on their target's loss (``mask``) alone,
+    plus a discriminator only when asked explicitly."""
+    if arch == "masknet":
+        w = mask_recipe()
+        if metric_disc:
+            w = replace(w, metric=0.05)
+        if mpd:
+            w = replace(w, mpd=0.05)
+        return w
     w = recipe(task)
     if metric_disc is not None:
         w = replace(w, metric=(0.05 if metric_disc else 0.0))

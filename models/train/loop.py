@@ -312,17 +312,22 @@ class Trainer:
 
         return autocast(self.cfg.precision, self.device)
 
-    def _generate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(in_mag, mag_hat, phase_hat, wave_hat) for an input batch [B, N]."""
+    def _generate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                                                  torch.Tensor | None]:
+        """(in_mag, mag_hat, phase_hat, wave_hat, mask estimate or None) for an input batch [B, N]."""
         in_mag, in_phase = S.analyse(x, self.stft_cfg)
         if self.cfg.task == "phase":
             in_phase = torch.zeros_like(in_phase)
+        estimate = None
         with self._autocast():
-            mag_hat, phase_hat = self.model(in_mag, in_phase)
+            if self.cfg.losses.mask > 0:
+                mag_hat, phase_hat, estimate = self.model(in_mag, in_phase, return_estimate=True)
+            else:
+                mag_hat, phase_hat = self.model(in_mag, in_phase)
         mag_hat, phase_hat = mag_hat.float(), phase_hat.float()
         out_mag = in_mag if self.cfg.task == "phase" else mag_hat
         wave_hat = S.synthesise(out_mag, phase_hat, self.stft_cfg, x.shape[-1])
-        return in_mag, mag_hat, phase_hat, wave_hat
+        return in_mag, mag_hat, phase_hat, wave_hat, estimate
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         """One optimisation step on (input, target) [B, N]; returns the loss components."""
@@ -331,7 +336,7 @@ class Trainer:
         w = self.cfg.losses
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         ref_mag, ref_phase = S.analyse(y, self.stft_cfg)
-        _, mag_hat, phase_hat, wave_hat = self._generate(x)
+        _, mag_hat, phase_hat, wave_hat, estimate = self._generate(x)
         out: dict[str, float] = {}
         resynth = None
         if w.consistency > 0 or w.metric > 0:
@@ -377,6 +382,9 @@ class Trainer:
             terms["time"] = L.time_loss(wave_hat, y)
         if w.wop > 0:
             terms["wop"] = L.wop_loss(phase_hat, ref_phase, ref_mag)
+        if w.mask > 0:
+            # The ideal mask of the batch, from the input's and target's STFTs (same loudness scaling).
+            terms["mask"] = self.net.mask_loss(estimate, S.stft(x, self.stft_cfg), S.stft(y, self.stft_cfg))
         # Adversarial terms through the bare critics with frozen weights: no critic gradients.
         if w.metric > 0:
             d = self.discs["metric"]
