@@ -1,0 +1,75 @@
+"""Ship a finished `gre train` run as a registered model with a model card.
+
+    python bench/ship_model.py --run-dir runs/denoise --name gre-denoise-masknet-psm \
+        --tasks denoise --default-for denoise --notes "First shipped denoiser."
+
+Copies the chosen weights to models/weights/<name>.safetensors (sha256 recorded), scores them on
+the ../shared/eval sets of the tasks (and on held-out corpus pairs with --heldout-clean), writes
+models/weights/<name>.md and registers the model in models/weights/shipped.json + shipped.py.
+Progress on stderr; the paths written on stdout. Exit 0 on success, 2 on an unusable request.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from models.registry import TASKS  # noqa: E402
+from models.shipping import DEFAULT_EVAL_ROOT, ShipRequest, ship_model  # noqa: E402
+from models.shipping.heldout import HeldoutSpec  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--run-dir", type=Path, required=True, help="A `gre train --run-dir` folder.")
+    p.add_argument("--weights", choices=("best", "last"), default="best",
+                   help="best.safetensors (best validation) or model.safetensors (last checkpoint).")
+    p.add_argument("--name", required=True, help="Registry name, e.g. gre-denoise-masknet-psm.")
+    p.add_argument("--tasks", nargs="+", choices=TASKS, default=None, metavar="TASK",
+                   help=f"Tasks it serves ({', '.join(TASKS)}) [default: the run's task].")
+    p.add_argument("--default-for", nargs="+", choices=TASKS, default=(), metavar="TASK",
+                   help="Tasks it becomes the default model of.")
+    p.add_argument("--eval-root", type=Path, default=DEFAULT_EVAL_ROOT, help="The ../shared/eval folder.")
+    p.add_argument("--heldout-clean", nargs="+", default=None, help="Held-out clean speech folders (extra table).")
+    p.add_argument("--heldout-noise", nargs="+", default=(), help="Held-out noise folders (denoise, universal).")
+    p.add_argument("--heldout-rir", nargs="+", default=(),
+                   help="Held-out impulse-response folders (dereverb, universal).")
+    p.add_argument("--heldout-files", type=int, default=24, help="Held-out pairs per task.")
+    p.add_argument("--heldout-seconds", type=float, default=4.0, help="Seconds kept of each held-out file.")
+    p.add_argument("--notes", default="", help="Free text for the card.")
+    p.add_argument("--threads", type=int, default=1, help="Torch threads while enhancing (1 on a busy machine).")
+    p.add_argument("--jobs", type=int, default=1, help="Evaluation worker processes.")
+    p.add_argument("--keep-outputs", type=Path, default=None,
+                   help="Keep the enhanced files here (default: a temp dir).")
+    p.add_argument("--weights-dir", type=Path, default=None,
+                   help="Write weights, card and manifest here instead of models/weights (for trial runs).")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    heldout = None
+    if args.heldout_clean:
+        heldout = HeldoutSpec(tuple(args.heldout_clean), tuple(args.heldout_noise), tuple(args.heldout_rir),
+                              files=args.heldout_files, max_seconds=args.heldout_seconds)
+    words = ["python", "bench/ship_model.py", *(sys.argv[1:] if argv is None else argv)]
+    request = ShipRequest(run_dir=args.run_dir, name=args.name, weights=args.weights, tasks=tuple(args.tasks or ()),
+                          default_for=tuple(args.default_for), eval_root=args.eval_root, heldout=heldout,
+                          notes=args.notes, threads=args.threads, jobs=args.jobs, keep_outputs=args.keep_outputs,
+                          command=shlex.join(words))
+    try:
+        result = ship_model(request, args.weights_dir, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    except ValueError as problem:
+        print(f"Error: {problem}", file=sys.stderr)
+        return 2
+    print(result.weights_path)
+    print(result.card_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Ship a finished training run as a registered model: weights, scores, model card, registration.
+
+    >>> from models.shipping import ShipRequest, ship_model
+    >>> result = ship_model(ShipRequest(run_dir=Path("runs/denoise"), name="gre-denoise-x",
+    ...                                 tasks=("denoise",), default_for=("denoise",)))
+    >>> result.card_path        # models/weights/gre-denoise-x.md
+
+Order of work: read and check the run, score the weights on ../shared/eval (and optional held-out
+pairs), then write ``<name>.safetensors``, ``<name>.md`` and the manifest (``shipped.json`` +
+``shipped.py``), each atomically. A failure before the last step leaves the manifest as it was.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from models import registry
+from models.shipping.card import REPO_ROOT, CardData, render_card
+from models.shipping.eval_sets import EnhanceRun, EvalSet, SetScores, score_set, shared_eval_sets
+from models.shipping.heldout import HeldoutSpec, build_heldout_set
+from models.shipping.manifest import ShippedModel, atomic_copy, atomic_write_text, read_manifest, upsert, write_manifest
+from models.shipping.run_info import read_run, this_machine, weights_path
+
+DEFAULT_EVAL_ROOT = REPO_ROOT.parent / "shared" / "eval"
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+class ShipError(ValueError):
+    """A request that cannot be shipped; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ShipRequest:
+    """What to ship and how to score it. ``tasks`` empty: the run's own task."""
+
+    run_dir: Path
+    name: str
+    weights: str = "best"  # "best" (best.safetensors) or "last" (model.safetensors)
+    tasks: tuple[str, ...] = ()
+    default_for: tuple[str, ...] = ()
+    eval_root: Path = DEFAULT_EVAL_ROOT
+    heldout: HeldoutSpec | None = None
+    notes: str = ""
+    threads: int = 1  # torch threads while enhancing
+    jobs: int = 1  # evaluation worker processes
+    keep_outputs: Path | None = None  # keep enhanced files (and held-out pairs) here
+    command: str = ""  # the command line, printed in the card
+
+
+@dataclass(frozen=True)
+class ShipResult:
+    entry: ShippedModel
+    weights_path: Path
+    card_path: Path
+    scores: tuple[SetScores, ...]
+    card: str
+
+
+def _check_request(req: ShipRequest, run_task: str, mode: str, manifest_names: set[str]) -> tuple[str, ...]:
+    if not NAME_PATTERN.match(req.name):
+        raise ShipError(f"--name {req.name!r}: use 2-64 lower-case letters, digits, '.', '_' or '-'")
+    known = registry.REGISTRY.get(req.name)
+    if known is not None and known.weights_file is None and req.name not in manifest_names:
+        raise ShipError(f"--name {req.name!r} is a built-in registry model; choose another name")
+    tasks = tuple(dict.fromkeys(req.tasks or (run_task,)))
+    unknown = [t for t in tasks + tuple(req.default_for) if t not in registry.TASKS]
+    if unknown:
+        raise ShipError(f"unknown task(s) {', '.join(unknown)}; tasks: {', '.join(registry.TASKS)}")
+    if not set(req.default_for) <= set(tasks):
+        raise ShipError(f"--default-for {' '.join(req.default_for)} must be among --tasks {' '.join(tasks)}")
+    if mode == "phase_retrieval" and tasks != ("phase",):
+        raise ShipError(f"the weights are a phase-retrieval model: it serves --tasks phase only, not {' '.join(tasks)}")
+    if mode != "phase_retrieval" and "phase" in tasks:
+        raise ShipError("--tasks phase needs a phase-retrieval model (a run trained with --task phase)")
+    return tasks
+
+
+def _named_config_matches(arch: str, config_name: str, config: dict) -> bool:
+    from models.architectures import get_architecture, named_config
+
+    try:
+        return get_architecture(arch).config_from_dict(config) == named_config(arch, config_name)
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _heldout_sets(req: ShipRequest, tasks: tuple[str, ...], run_config: dict, out_root: Path,
+                  say: Callable[[str], None]) -> tuple[list[EvalSet], list[str]]:
+    from models.train.config import TrainConfig
+
+    if req.heldout is None:
+        return [], []
+    cfg = TrainConfig.from_dict(run_config)
+    sets, notes = [], []
+    for task in tasks:
+        say(f"held-out {task}: generating pairs")
+        spec, note = build_heldout_set(req.heldout, task, cfg.degrade, out_root, cfg.min_file_seconds)
+        if spec is not None:
+            sets.append(spec)
+        if note:
+            notes.append(note)
+            say(note)
+    return sets, notes
+
+
+def ship_model(req: ShipRequest, weights_dir: Path | None = None,
+               progress: Callable[[str], None] | None = None) -> ShipResult:
+    """Score, copy, document and register the weights of ``req.run_dir`` as ``req.name``.
+
+    ``weights_dir``: where the weights, card and manifest go (default ``models/weights``).
+    ``progress(message)`` is called at each stage. Raises :class:`ShipError` (or the run-dir /
+    evaluation errors, all ValueError) before anything is written when the request is unusable.
+    """
+    from models.api import load_model
+    from models.checkpoint import load_checkpoint
+
+    say = progress or (lambda message: None)
+    weights_dir = Path(weights_dir) if weights_dir is not None else registry.WEIGHTS_DIR
+    run = read_run(req.run_dir)
+    source = weights_path(req.run_dir, req.weights)
+    ckpt = load_checkpoint(source)
+    existing = read_manifest(weights_dir)
+    tasks = _check_request(req, run.task, ckpt.mode, {e.name for e in existing})
+    plan = shared_eval_sets(tasks, req.eval_root)
+    enhance_run = EnhanceRun(threads=req.threads, jobs=req.jobs)
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(req.threads)
+    try:
+        model = load_model(str(source), device="cpu")
+        parameters = sum(p.numel() for p in model.network.parameters())
+        with tempfile.TemporaryDirectory(prefix="gre-ship-") as tmp:
+            out_root = Path(req.keep_outputs) if req.keep_outputs else Path(tmp)
+            out_root.mkdir(parents=True, exist_ok=True)
+            heldout, heldout_notes = _heldout_sets(req, tasks, run.config, out_root, say)
+            scores = []
+            for spec in plan + heldout:
+                say(f"{spec.label}: enhancing {spec.input_dir} and scoring {', '.join(spec.metrics)}")
+                scores.append(score_set(model, req.name, spec, out_root, enhance_run))
+    finally:
+        torch.set_num_threads(threads_before)
+
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    sha256 = registry.sha256_of(source)
+    target = weights_dir / f"{req.name}.safetensors"
+    atomic_copy(source, target)
+    if registry.sha256_of(target) != sha256:
+        raise RuntimeError(f"{target}: the copy does not match {source} (sha256); the disk may be full")
+    step = run.weights_step(req.weights)
+    entry = ShippedModel(
+        name=req.name, arch=ckpt.arch, config_name=ckpt.config_name, tasks=tasks, mode=ckpt.mode,
+        sample_rate_hz=ckpt.sample_rate_hz, weights_file=target.name, sha256=sha256,
+        source=f"gre train run {Path(req.run_dir).resolve().name}, {req.weights} weights "
+               f"(step {'unknown' if step is None else step}); "
+               f"model card {req.name}.md",
+        default_for=tuple(t for t in tasks if t in req.default_for),
+        eval={s.spec.label: s.to_dict() for s in scores},
+    )
+    card = render_card(CardData(
+        name=req.name, arch=ckpt.arch, config_name=ckpt.config_name, config=ckpt.config,
+        named_config_matches=_named_config_matches(ckpt.arch, ckpt.config_name, ckpt.config),
+        parameters=parameters, mode=ckpt.mode, tasks=tasks, default_for=entry.default_for,
+        sample_rate_hz=ckpt.sample_rate_hz, weights_file=target.name, weights_bytes=target.stat().st_size,
+        sha256=sha256, which_weights=req.weights, run=run, hardware=this_machine(), scores=tuple(scores),
+        eval_root=Path(req.eval_root), enhance_run=enhance_run, notes=req.notes,
+        heldout=req.heldout, heldout_notes=tuple(heldout_notes), command=req.command,
+        written_utc=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), git_commit=_git_commit(),
+    ))
+    card_path = weights_dir / f"{req.name}.md"
+    atomic_write_text(card_path, card)
+    write_manifest(weights_dir, upsert(existing, entry))
+    say(f"shipped {req.name}: {target} ({sha256[:12]}), card {card_path}")
+    return ShipResult(entry, target, card_path, tuple(scores), card)

@@ -1,0 +1,250 @@
+"""Shipping a training run (models.shipping, bench/ship_model.py): weights + sha256, registration
+through the generated shipped.py, model card figures, manifest updates. Tiny run, tiny fake eval
+root, temporary weights folder (never the real models/weights)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from models import registry
+from models.shipping import ShipError, ShipRequest, ship_model
+from models.shipping.card import cell
+from models.shipping.eval_sets import shared_eval_sets
+from models.shipping.run_info import RunDirProblem
+from models.train import TrainConfig, train
+from models.train.config import default_losses
+
+from test_train_fixtures import RATE, make_corpus, speechlike
+
+REPO = Path(__file__).resolve().parents[1]
+#: set -> (degraded dir, reference dir), as in ../shared/eval.
+SETS = {"vbd": ("noisy", "clean"), "vbd-snr": ("noisy", "clean"), "dns": ("noisy", "clean"),
+        "reverb": ("reverb", "clean"), "bwe-4k": ("narrowband", "wideband"), "bwe-8k": ("narrowband", "wideband")}
+
+
+def _degrade(name: str, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if name == "reverb":
+        rir = np.r_[1.0, 0.4 * rng.standard_normal(1200) * np.exp(-np.arange(1200) / 300)]
+        return np.convolve(clean, rir)[: len(clean)].astype(np.float32)
+    if name.startswith("bwe"):
+        spec = np.fft.rfft(clean)
+        spec[int(len(spec) * (4000 if name == "bwe-8k" else 2000) / (RATE / 2)):] = 0
+        return np.fft.irfft(spec, len(clean)).astype(np.float32)
+    return (clean + 0.03 * rng.standard_normal(len(clean))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def eval_root(tmp_path_factory) -> Path:
+    """Two short synthetic pairs per set, laid out like ../shared/eval."""
+    root = tmp_path_factory.mktemp("eval")
+    rng = np.random.default_rng(3)
+    for k, (name, (degraded, reference)) in enumerate(SETS.items()):
+        for sub in (degraded, reference):
+            (root / name / sub).mkdir(parents=True)
+        for i in range(2):
+            clean = speechlike(int(0.8 * RATE) + 301 * i + 17, 40 + 2 * k + i)
+            sf.write(root / name / reference / f"u{i}.wav", clean, RATE)
+            sf.write(root / name / degraded / f"u{i}.wav", _degrade(name, clean, rng), RATE)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """A finished tiny denoise run with validation (best.safetensors, model.safetensors, log, last.pt)."""
+    corpus = make_corpus(tmp_path_factory.mktemp("corpus"), n_clean=3, seconds=1.0)
+    cfg = TrainConfig(task="denoise", clean_dirs=(str(corpus["clean"]),), noise_dirs=(str(corpus["noise"]),),
+                      val_clean_dirs=(str(corpus["val"]),), config_name="tiny", steps=2, batch_size=1,
+                      segment_seconds=0.5, workers=0, threads=1, ckpt_every=1, log_every=1, val_every=1,
+                      val_files=2, losses=default_losses("denoise", metric_disc=False))
+    run = tmp_path_factory.mktemp("run") / "denoise"
+    with pytest.MonkeyPatch.context() as patch:  # curves.png is not needed and costs seconds
+        patch.setattr("models.train.loop.plot_curves", lambda run_dir: False)
+        train(cfg, run, quiet=False)  # quiet=True would write no log.jsonl
+    return run
+
+
+@pytest.fixture()
+def weights_dir(tmp_path, monkeypatch) -> Path:
+    """A temporary models/weights with a private copy of the registry tables."""
+    d = tmp_path / "weights"
+    d.mkdir()
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", d)
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    monkeypatch.setattr(registry, "DEFAULT_FOR_TASK", dict(registry.DEFAULT_FOR_TASK))
+    return d
+
+
+def _register_shipped(weights_dir: Path) -> None:
+    """What `import models.registry` does with the real folder: run the generated shipped.py."""
+    runpy.run_path(str(weights_dir / "shipped.py"))
+
+
+def _manifest(weights_dir: Path) -> dict[str, dict]:
+    return {m["name"]: m for m in json.loads((weights_dir / "shipped.json").read_text())["models"]}
+
+
+def _ship_script():
+    spec = importlib.util.spec_from_file_location("ship_model_script", REPO / "bench" / "ship_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _card_row(card: str, set_label: str, system: str) -> list[str]:
+    for line in card.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) > 3 and cells[0] == set_label and cells[1] == system:
+            return cells[3:]
+    raise AssertionError(f"no row {set_label} / {system} in the card")
+
+
+def test_ship_registers_the_weights_and_the_card_has_the_measured_figures(run_dir, eval_root, weights_dir, tmp_path):
+    from models import api
+    from models.evaluate import evaluate
+
+    name = "gre-denoise-test"
+    kept = tmp_path / "kept"
+    result = ship_model(ShipRequest(run_dir=run_dir, name=name, tasks=("denoise",), default_for=("denoise",),
+                                    eval_root=eval_root, notes="Trial shipment for the tests.", keep_outputs=kept),
+                        weights_dir)
+
+    # Weights: a byte copy of best.safetensors, its sha256 recorded.
+    target = weights_dir / f"{name}.safetensors"
+    assert result.weights_path == target
+    assert target.read_bytes() == (run_dir / "best.safetensors").read_bytes()
+    entry = _manifest(weights_dir)[name]
+    assert entry["sha256"] == registry.sha256_of(target) == result.entry.sha256
+    assert entry["default_for"] == ["denoise"] and entry["tasks"] == ["denoise"]
+    assert not list(weights_dir.glob(".*.tmp"))
+
+    # Registration: the generated shipped.py makes it the denoise default, loadable by name.
+    _register_shipped(weights_dir)
+    assert registry.default_model_for("denoise") == name
+    model = api.load_model(name)
+    assert model.info.name == name and model.info.config_name == "tiny"
+    assert api.load_model(task="denoise").info.name == name
+
+    # The kept outputs are the model's: the public API on a file gives the same signal.
+    noisy, rate = sf.read(eval_root / "vbd" / "noisy" / "u1.wav", dtype="float32")
+    shipped_out, _ = sf.read(kept / "vbd" / name / "u1.wav", dtype="float32")
+    np.testing.assert_allclose(shipped_out, api.enhance(noisy, rate, model), atol=2e-4)
+
+    # Card: every figure equals an independent evaluate call on the same files.
+    card = (weights_dir / f"{name}.md").read_text()
+    assert card == result.card
+    assert "Trial shipment for the tests." in card and "recipes/debian/build_corpus.sh" in card
+    assert f"--model {name}" in card and "gre evaluate --ref" in card
+    best_step = [json.loads(r) for r in (run_dir / "log.jsonl").read_text().splitlines()
+                 if '"best": true' in r][-1]["step"]
+    assert f"| **best** | {best_step} |" in card and f"shipped weights from step {best_step}" in card
+    metrics = ("pesq_wb", "stoi", "si_sdr")
+    for label in ("vbd", "vbd-snr", "dns"):
+        res = evaluate(eval_root / label / "clean", [kept / label / name, eval_root / label / "noisy"],
+                       metrics=",".join(metrics), jobs=1)
+        for system, row in ((res.systems[name], f"**{name}**"), (res.systems["noisy"], "noisy (input)")):
+            assert _card_row(card, label, row) == [cell(system.mean[m], system.ci95[m], m) for m in metrics]
+        assert entry["eval"][label]["model"]["mean"]["pesq_wb"] == pytest.approx(res.systems[name].mean["pesq_wb"])
+
+
+def test_second_model_is_added_and_the_same_name_replaced(run_dir, eval_root, weights_dir):
+    first = ship_model(ShipRequest(run_dir=run_dir, name="gre-a", tasks=("dereverb",), default_for=("dereverb",),
+                                   eval_root=eval_root), weights_dir)
+    # The second one through the script, as the lead engineer will run it.
+    args = ["--run-dir", str(run_dir), "--name", "gre-b", "--weights", "last", "--tasks", "dereverb",
+            "--eval-root", str(eval_root), "--weights-dir", str(weights_dir)]
+    code = _ship_script().main(args)
+    assert code == 0
+    shipped = _manifest(weights_dir)
+    assert sorted(shipped) == ["gre-a", "gre-b"]
+    assert shipped["gre-a"]["sha256"] == first.entry.sha256
+    assert shipped["gre-b"]["sha256"] == registry.sha256_of(run_dir / "model.safetensors")
+    assert "last weights" in shipped["gre-b"]["source"]
+    assert (weights_dir / "gre-a.md").is_file() and (weights_dir / "gre-b.md").is_file()
+    assert "python bench/ship_model.py --run-dir" in (weights_dir / "gre-b.md").read_text()
+
+    # Shipping gre-b again as the dereverb default: one gre-b entry, gre-a kept but no longer default.
+    ship_model(ShipRequest(run_dir=run_dir, name="gre-b", tasks=("dereverb",), default_for=("dereverb",),
+                           eval_root=eval_root, notes="second version"), weights_dir)
+    shipped = _manifest(weights_dir)
+    assert sorted(shipped) == ["gre-a", "gre-b"]
+    assert shipped["gre-b"]["default_for"] == ["dereverb"] and shipped["gre-a"]["default_for"] == []
+    assert "second version" in (weights_dir / "gre-b.md").read_text()
+    assert (weights_dir / "shipped.py").read_text().count("register(RegistryEntry(") == 2
+    _register_shipped(weights_dir)
+    assert registry.default_model_for("dereverb") == "gre-b"
+    assert registry.get_entry("gre-a").available and registry.get_entry("gre-b").available
+
+
+def test_phase_retrieval_model_is_scored_on_clean_input_next_to_griffin_lim(run_dir, eval_root, weights_dir,
+                                                                            tmp_path):
+    from models.checkpoint import load_checkpoint, save_checkpoint
+
+    # A phase-retrieval "run": the tiny weights re-exported in phase-retrieval mode.
+    phase_run = tmp_path / "phase-run"
+    phase_run.mkdir()
+    config = json.loads((run_dir / "config.json").read_text())
+    (phase_run / "config.json").write_text(json.dumps({**config, "task": "phase", "noise_dirs": []}))
+    ck = load_checkpoint(run_dir / "model.safetensors")
+    save_checkpoint(phase_run / "model.safetensors", ck.state_dict, arch=ck.arch, config=ck.config,
+                    config_name=ck.config_name, sample_rate_hz=ck.sample_rate_hz, tasks=("phase",),
+                    mode="phase_retrieval")
+    result = ship_model(ShipRequest(run_dir=phase_run, name="gre-phase-test", weights="last",
+                                    default_for=("phase",), eval_root=eval_root), weights_dir)
+    assert result.entry.mode == "phase_retrieval" and result.entry.tasks == ("phase",)
+    (scores,) = result.scores
+    assert scores.spec.input_dir == eval_root / "vbd" / "clean" and scores.baseline.name == "griffin-lim"
+    assert set(scores.model.mean) == {"pesq_wb", "stoi", "si_sdr", "pd"}
+    assert len(_card_row(result.card, "vbd-phase", "griffin-lim (baseline)")) == 4
+    assert "--model griffin-lim" in result.card
+    _register_shipped(weights_dir)
+    assert registry.default_model_for("phase") == "gre-phase-test"
+
+
+def test_unusable_requests_are_refused_before_anything_is_written(run_dir, eval_root, weights_dir, tmp_path):
+    def ship(**kw):
+        return ship_model(ShipRequest(**{"run_dir": run_dir, "name": "gre-x", "eval_root": eval_root, **kw}),
+                          weights_dir)
+
+    with pytest.raises(ShipError, match="phase-retrieval model"):
+        ship(tasks=("denoise", "phase"))
+    with pytest.raises(ShipError, match="must be among --tasks"):
+        ship(tasks=("denoise",), default_for=("bwe",))
+    with pytest.raises(ShipError, match="built-in"):
+        ship(name="wiener")
+    with pytest.raises(ShipError, match="--name"):
+        ship(name="Bad Name")
+    with pytest.raises(ValueError, match="evaluation folder"):
+        ship(eval_root=tmp_path / "nowhere")
+    empty_run = tmp_path / "empty-run"
+    empty_run.mkdir()
+    (empty_run / "config.json").write_text((run_dir / "config.json").read_text())
+    with pytest.raises(RunDirProblem, match="best.safetensors: missing"):
+        ship(run_dir=empty_run)
+    assert list(weights_dir.iterdir()) == []
+
+
+def test_evaluation_plan_per_task(eval_root):
+    labels = lambda tasks: [s.label for s in shared_eval_sets(tasks, eval_root)]  # noqa: E731
+    assert labels(("universal",)) == ["vbd", "vbd-snr", "dns", "reverb", "bwe-4k", "bwe-8k"]
+    assert labels(("denoise", "universal")) == labels(("universal",))
+    (bwe4, bwe8) = shared_eval_sets(("bwe",), eval_root)
+    assert (bwe4.input_name, bwe4.reference_name, bwe4.metrics) == ("narrowband", "wideband",
+                                                                    ("pesq_wb", "stoi", "si_sdr", "lsd"))
+    (phase,) = shared_eval_sets(("phase",), eval_root)
+    assert phase.input_dir == phase.reference_dir == eval_root / "vbd" / "clean" and "pd" in phase.metrics
+
+
+def test_the_real_weights_folder_is_a_valid_manifest():
+    """models/weights/shipped.py is the generated text of models/weights/shipped.json."""
+    from models.shipping.manifest import read_manifest, render_python
+
+    real = Path(__file__).resolve().parents[1] / "models" / "weights"
+    assert (real / "shipped.py").read_text() == render_python(read_manifest(real))
+    for entry in read_manifest(real):
+        assert (real / entry.weights_file).is_file() and (real / f"{entry.name}.md").is_file()
