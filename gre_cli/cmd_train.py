@@ -43,6 +43,10 @@ def train_command(
                                                help="MetricGAN+ PESQ discriminator (default: the task's recipe)."),
     mpd: Optional[bool] = typer.Option(None, "--mpd/--no-mpd",
                                        help="HiFi-GAN multi-period discriminator (default: the task's recipe)."),
+    loss_recipe: str = typer.Option("auto", "--loss-recipe",
+                                    help="auto: the architecture's own (mask target loss for masknet, the authors' "
+                                    "spectral recipe otherwise); target: the mask target's loss; spectral: the "
+                                    "authors' magnitude/phase/complex/consistency/time losses."),
     grad_checkpoint: bool = typer.Option(False, "--grad-checkpoint/--no-grad-checkpoint",
                                          help="Recompute bottleneck blocks in backward (less memory, more time)."),
     low_memory: bool = typer.Option(False, "--low-memory/--no-low-memory",
@@ -69,7 +73,7 @@ def train_command(
             precision=precision, device=device, workers=workers, threads=threads, val_every=val_every,
             ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
             low_memory=low_memory,
-            losses=default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch),
+            losses=default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch, recipe_name=loss_recipe),
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range)),
         )
         from models.architectures import named_config

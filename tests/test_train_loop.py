@@ -235,3 +235,23 @@ def test_masknet_step_uses_the_ideal_mask_of_the_batch(corpus, tmp_path):
     comps = trainer.train_step(x, y)
     assert comps["mask"] == pytest.approx(float(expected), rel=1e-5)
     assert comps["loss"] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_loss_recipes_choose_the_components():
+    spectral = default_losses("denoise", metric_disc=False, arch="masknet", recipe_name="spectral")
+    assert spectral.mask == 0 and spectral.magnitude == 0.9 and spectral.metric == 0
+    assert default_losses("denoise", arch="masknet", recipe_name="target") == default_losses("denoise", arch="masknet")
+    assert default_losses("denoise", recipe_name="auto") == default_losses("denoise")
+    with pytest.raises(ValueError, match="needs a mask-estimation network"):
+        default_losses("denoise", recipe_name="target")
+    with pytest.raises(ValueError, match="unknown --loss-recipe"):
+        default_losses("denoise", recipe_name="perceptual")
+
+
+def test_masknet_trains_on_the_spectral_recipe(corpus, tmp_path):
+    cfg = _cfg(corpus, arch="masknet", config_name="tiny_irm", steps=2,
+               losses=default_losses("denoise", metric_disc=False, arch="masknet", recipe_name="spectral"))
+    train(cfg, tmp_path / "s", quiet=False)
+    rows = [json.loads(line) for line in (tmp_path / "s" / "log.jsonl").read_text().splitlines()]
+    keys = {k for r in rows if r["kind"] == "train" for k in r}
+    assert {"magnitude", "complex", "time"} <= keys and "mask" not in keys

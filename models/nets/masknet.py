@@ -71,6 +71,8 @@ class MaskNetConfig:
 MASKNET_CONFIGS: dict[str, MaskNetConfig] = {
     **{t: MaskNetConfig(target=t) for t in MASK_TARGETS},
     "standard": MaskNetConfig(),  # the IRM; the default name of `gre train --config`
+    # A deeper variant for shipped models: two bi-GRU layers of 192 units (about 1.5 M parameters).
+    **{f"{t}_large": MaskNetConfig(target=t, hidden=192, gru_layers=2) for t in MASK_TARGETS},
     "tiny": MaskNetConfig(conv_channels=2, hidden=8),
     **{f"tiny_{t}": MaskNetConfig(target=t, conv_channels=2, hidden=8) for t in MASK_TARGETS},
 }

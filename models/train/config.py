@@ -117,13 +117,23 @@ class TrainConfig:
         return replace(self, **{k: getattr(other, k) for k in self.RESUMABLE})
 
 
+LOSS_RECIPES = ("auto", "target", "spectral")
+
+
 def default_losses(task: str, metric_disc: bool | None = None, mpd: bool | None = None,
-                   arch: str = "gre") -> LossWeights:
+                   arch: str = "gre", recipe_name: str = "auto") -> LossWeights:
     """The task's recipe, with the discriminators switched on/off when asked (None: the recipe's choice).
 
-    Mask-estimation networks (``arch="masknet"``) train on their target's loss (``mask``) alone,
-    plus a discriminator only when asked explicitly."""
-    if arch == "masknet":
+    ``recipe_name``: ``auto`` picks the architecture's own loss: mask-estimation networks
+    (``arch="masknet"``) train on their target's loss (``mask``) alone, plus a discriminator only
+    when asked explicitly; every other network on the authors' spectral recipe. ``target`` forces
+    the mask loss (masknet only); ``spectral`` forces the authors' recipe, for any network (a
+    masknet then learns its mask through the compressed-magnitude, complex and time losses)."""
+    if recipe_name not in LOSS_RECIPES:
+        raise ValueError(f"unknown --loss-recipe {recipe_name!r}; known: {', '.join(LOSS_RECIPES)}")
+    if recipe_name == "target" and arch != "masknet":
+        raise ValueError("--loss-recipe target needs a mask-estimation network (--arch masknet)")
+    if arch == "masknet" and recipe_name != "spectral":
         w = mask_recipe()
         if metric_disc:
             w = replace(w, metric=0.05)
