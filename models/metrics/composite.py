@@ -23,6 +23,7 @@ pair records a failure instead of a NaN.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -47,9 +48,12 @@ def _frame_params(sample_rate_hz: int) -> tuple[int, int]:
     return win, win // 4
 
 
+@lru_cache(maxsize=8)
 def _window(win: int) -> np.ndarray:
-    # Hann without zero end points, as MATLAB's hanning(win).
-    return 0.5 * (1 - np.cos(2 * math.pi * np.arange(1, win + 1) / (win + 1)))
+    # Hann without zero end points, as MATLAB's hanning(win). Cached (read-only): built once per process.
+    window = 0.5 * (1 - np.cos(2 * math.pi * np.arange(1, win + 1) / (win + 1)))
+    window.flags.writeable = False
+    return window
 
 
 def _frames(x: np.ndarray, win: int, hop: int, count: int) -> np.ndarray:
@@ -65,7 +69,9 @@ def _mean_of_best(values: np.ndarray) -> float:
     return float(np.mean(values[: round(values.size * ALPHA)]))
 
 
+@lru_cache(maxsize=8)
 def _critical_band_filters(sample_rate_hz: int, half_fft: int) -> np.ndarray:
+    """[25, half_fft] Gaussian critical-band filters (cached, read-only: one build per process)."""
     max_freq = int(sample_rate_hz / 2)
     min_factor = math.exp(-30.0 / (2.0 * 2.303))  # -30 dB point of a filter
     j = np.arange(half_fft)
@@ -75,7 +81,9 @@ def _critical_band_filters(sample_rate_hz: int, half_fft: int) -> np.ndarray:
         bw = bandwidth / max_freq * half_fft
         norm_factor = np.log(CRIT_BANDWIDTH_HZ[0]) - np.log(bandwidth)
         filters[i] = np.exp(-11 * np.square((j - np.floor(f0)) / bw) + norm_factor)
-    return np.where(filters > min_factor, filters, 0.0)
+    filters = np.where(filters > min_factor, filters, 0.0)
+    filters.flags.writeable = False
+    return filters
 
 
 def _peak_energies(energy: np.ndarray, slope: np.ndarray) -> np.ndarray:
@@ -91,20 +99,33 @@ def _peak_energies(energy: np.ndarray, slope: np.ndarray) -> np.ndarray:
     return np.take_along_axis(energy, column, axis=1)
 
 
-def _frame_spectra(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
-    """rfft of the Hann-windowed 30 ms frames of ``x`` -> complex [T, n_fft / 2 + 1].
+def _windowed_frames(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+    """The Hann-windowed 30 ms frames of ``x`` -> [T, win]: the input of both the spectra and segSNR."""
+    win, hop = _frame_params(sample_rate_hz)
+    count = int(x.size / hop - win / hop)  # equals int((x.size - win) / hop), the LLR count, for x.size >= win
+    return _frames(x, win, hop, count) * _window(win)
+
+
+def _spectra_of_frames(frames: np.ndarray) -> np.ndarray:
+    """rfft of windowed frames [T, win], zero-padded to the next power of two >= 2 win -> complex [T, n_fft / 2 + 1].
 
     One transform serves WSS (divided by 32768, a power of two, so exactly) and LLR (through its
     autocorrelation lags).
     """
-    win, hop = _frame_params(sample_rate_hz)
-    n_fft = int(2 ** math.ceil(math.log2(2 * win)))
-    count = int(x.size / hop - win / hop)  # equals int((x.size - win) / hop), the LLR count, for x.size >= win
-    return np.fft.rfft(_frames(x, win, hop, count) * _window(win), n=n_fft, axis=-1)
+    n_fft = int(2 ** math.ceil(math.log2(2 * frames.shape[1])))
+    return np.fft.rfft(frames, n=n_fft, axis=-1)
+
+
+def _frame_spectra(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+    """rfft of the Hann-windowed 30 ms frames of ``x`` -> complex [T, n_fft / 2 + 1]."""
+    return _spectra_of_frames(_windowed_frames(x, sample_rate_hz))
 
 
 def _power(spec: np.ndarray) -> np.ndarray:
-    return spec.real ** 2 + spec.imag ** 2
+    """re^2 + im^2 (not |z|^2, which rounds differently), with one temporary instead of two."""
+    power = np.square(spec.real)
+    power += np.square(spec.imag)
+    return power
 
 
 def _wss_from_power(p_c: np.ndarray, p_p: np.ndarray, sample_rate_hz: int) -> np.ndarray:
@@ -130,12 +151,18 @@ def _autocorrelation(power: np.ndarray, order: int) -> np.ndarray:
 
     The FFT is at least twice the frame, so the circular autocorrelation equals the linear one.
     """
-    bins = power.shape[1]
+    return power @ _autocorrelation_basis(power.shape[1], order)
+
+
+@lru_cache(maxsize=8)
+def _autocorrelation_basis(bins: int, order: int) -> np.ndarray:
+    """[bins, order + 1] cosine basis of the one-sided inverse rfft (cached, read-only)."""
     n_fft = 2 * (bins - 1)
     weight = np.full(bins, 2.0)
     weight[0] = weight[-1] = 1.0
     basis = weight[:, None] * np.cos(2 * np.pi * np.outer(np.arange(bins), np.arange(order + 1)) / n_fft) / n_fft
-    return power @ basis
+    basis.flags.writeable = False
+    return basis
 
 
 def _lpc(r: np.ndarray) -> np.ndarray:
@@ -188,11 +215,12 @@ def llr_frames(clean: np.ndarray, processed: np.ndarray, sample_rate_hz: int) ->
 
 def segsnr_frames(clean: np.ndarray, processed: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     """Segmental SNR of every frame in dB, clamped to [-10, 35] -> [T]."""
-    win, hop = _frame_params(sample_rate_hz)
-    count = int(clean.size / hop - win / hop)
-    window = _window(win)
-    c = _frames(clean, win, hop, count) * window
-    d = c - _frames(processed, win, hop, count) * window
+    return _segsnr_from_frames(_windowed_frames(clean, sample_rate_hz), _windowed_frames(processed, sample_rate_hz))
+
+
+def _segsnr_from_frames(c: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Segmental SNR from the windowed frames [T, win] of clean and processed signal."""
+    d = c - p
     signal = np.einsum("ij,ij->i", c, c)
     noise = np.einsum("ij,ij->i", d, d)
     eps = np.spacing(1)
@@ -215,8 +243,9 @@ def composite_scores(ref: np.ndarray, est: np.ndarray, sample_rate_hz: int, pesq
     win, _ = _frame_params(sample_rate_hz)
     if clean.size < 2 * win:
         raise MetricError(f"too short for the composite measures ({clean.size} samples)")
-    s_c, s_p = _frame_spectra(clean, sample_rate_hz), _frame_spectra(processed, sample_rate_hz)
-    p_c, p_p = _power(s_c), _power(s_p)
+    # One set of windowed frames per signal feeds the spectra (WSS, LLR) and segSNR.
+    f_c, f_p = _windowed_frames(clean, sample_rate_hz), _windowed_frames(processed, sample_rate_hz)
+    p_c, p_p = _power(_spectra_of_frames(f_c)), _power(_spectra_of_frames(f_p))
     wss = _mean_of_best(_wss_from_power(p_c, p_p, sample_rate_hz))
     llr_all = _llr_from_power(p_c, p_p, sample_rate_hz)
     llr = _mean_of_best(llr_all)
@@ -225,7 +254,7 @@ def composite_scores(ref: np.ndarray, est: np.ndarray, sample_rate_hz: int, pesq
         bad = int(np.count_nonzero(~np.isfinite(llr_all)))
         raise MetricError(f"LLR undefined: {bad} of {llr_all.size} frames are digital silence "
                           "(more than the 5 % the measure discards)")
-    seg = float(np.mean(segsnr_frames(clean, processed, sample_rate_hz)))
+    seg = float(np.mean(_segsnr_from_frames(f_c, f_p)))
     finite(llr, "LLR")
     finite(wss, "WSS")
     scores = {

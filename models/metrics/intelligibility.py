@@ -74,17 +74,24 @@ def _segments(tob: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(sliding_window_view(tob, SEGMENT_FRAMES, axis=1).transpose(1, 0, 2))
 
 
+def _norm(x: np.ndarray, axis: int) -> np.ndarray:
+    """np.linalg.norm(x, axis=axis, keepdims=True) of a real array, bit for bit, without its conj() copy."""
+    return np.sqrt(np.add.reduce(np.square(x), axis=axis, keepdims=True))
+
+
 def _stoi_from_segments(x_seg: np.ndarray, y_seg: np.ndarray) -> float:
-    norm_x = np.linalg.norm(x_seg, axis=2, keepdims=True)
-    norm_y = np.linalg.norm(y_seg, axis=2, keepdims=True)
-    y_scaled = y_seg * (norm_x / (norm_y + EPS))
+    # In-place where a temporary is not read again; every value is computed as pystoi computes it.
+    norm_x = _norm(x_seg, 2)
+    norm_y = _norm(y_seg, 2)
+    y_prime = y_seg * (norm_x / (norm_y + EPS))
     clip = 10 ** (-BETA_DB / 20)
-    y_prime = np.minimum(y_scaled, x_seg * (1 + clip))
-    y_prime = y_prime - np.mean(y_prime, axis=2, keepdims=True)
+    np.minimum(y_prime, x_seg * (1 + clip), out=y_prime)
+    y_prime -= np.mean(y_prime, axis=2, keepdims=True)
     x_c = x_seg - np.mean(x_seg, axis=2, keepdims=True)
-    y_prime /= np.linalg.norm(y_prime, axis=2, keepdims=True) + EPS
-    x_c /= np.linalg.norm(x_c, axis=2, keepdims=True) + EPS
-    return float(np.sum(y_prime * x_c) / (x_c.shape[0] * x_c.shape[1]))
+    y_prime /= _norm(y_prime, 2) + EPS
+    x_c /= _norm(x_c, 2) + EPS
+    y_prime *= x_c
+    return float(np.sum(y_prime) / (x_c.shape[0] * x_c.shape[1]))
 
 
 DITHER_POOL = 1 << 20
@@ -115,16 +122,19 @@ def _row_col_normalise(seg: np.ndarray, first: int) -> np.ndarray:
     """Mean/variance-normalise each band row, then each time column, of [M, J, N] segments."""
     out = seg + _dither(seg.shape, first)
     out -= np.mean(out, axis=-1, keepdims=True)
-    out = out * (1.0 / np.sqrt(np.sum(np.square(out), axis=-1, keepdims=True)))
+    out *= 1.0 / np.sqrt(np.sum(np.square(out), axis=-1, keepdims=True))
     out += _dither(out.shape, first + 1)
     out -= np.mean(out, axis=1, keepdims=True)
-    return out * (1.0 / np.sqrt(np.sum(np.square(out), axis=1, keepdims=True)))
+    out *= 1.0 / np.sqrt(np.sum(np.square(out), axis=1, keepdims=True))
+    return out
 
 
 def _estoi_from_segments(x_seg: np.ndarray, y_seg: np.ndarray) -> float:
     x_n = _row_col_normalise(x_seg, 0)
     y_n = _row_col_normalise(y_seg, 2)
-    return float(np.sum(x_n * y_n / SEGMENT_FRAMES) / x_n.shape[0])
+    x_n *= y_n
+    x_n /= SEGMENT_FRAMES
+    return float(np.sum(x_n) / x_n.shape[0])
 
 
 def stoi_scores(ref: np.ndarray, est: np.ndarray, sample_rate_hz: int,
