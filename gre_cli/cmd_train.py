@@ -43,6 +43,9 @@ def train_command(
                                                help="MetricGAN+ PESQ discriminator (default: the task's recipe)."),
     mpd: Optional[bool] = typer.Option(None, "--mpd/--no-mpd",
                                        help="HiFi-GAN multi-period discriminator (default: the task's recipe)."),
+    noise_augment: bool = typer.Option(False, "--noise-augment/--no-noise-augment",
+                                       help="Vary the noise beyond the noise folder: babble from other training "
+                                       "speech, coloured Gaussian noise, two recordings mixed (off: the authors' recipe)."),
     loss_recipe: str = typer.Option("auto", "--loss-recipe",
                                     help="auto: the architecture's own (mask target loss for masknet, the authors' "
                                     "spectral recipe otherwise); target: the mask target's loss; spectral: the "
@@ -56,7 +59,7 @@ def train_command(
     """Train on clean speech degraded on the fly; resumable, validated, logged to the run dir."""
     from dataclasses import replace
 
-    from models.data.degrade import DegradeConfig
+    from models.data.degrade import NOISE_AUGMENT, DegradeConfig
     from models.data.files import CorpusError
     from models.train import TrainConfig, train
     from models.train.config import default_losses
@@ -74,7 +77,7 @@ def train_command(
             ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
             low_memory=low_memory,
             losses=default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch, recipe_name=loss_recipe),
-            degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range)),
+            degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {})),
         )
         from models.architectures import named_config
 

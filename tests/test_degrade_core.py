@@ -122,3 +122,66 @@ def test_apply_phase_task_is_identity_and_bwe_only_touches_input():
 def test_unknown_task_is_refused():
     with pytest.raises(ValueError, match="unknown task"):
         D.draw_case("sing", D.DegradeConfig(), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("alpha", [-1.0, 0.0, 1.0, 2.0])
+def test_colored_noise_has_the_asked_spectral_slope(alpha):
+    rng = np.random.default_rng(3)
+    x = D.colored_noise(1 << 16, alpha, rng)
+    assert np.sqrt(np.mean(x.astype(np.float64) ** 2)) == pytest.approx(1.0, rel=1e-5)
+    power = np.abs(np.fft.rfft(x)) ** 2
+    f = np.arange(len(power))
+    bands = [(f >= lo) & (f < 2 * lo) for lo in (256, 512, 1024, 2048, 4096, 8192)]
+    octave_db = [10 * np.log10(power[b].mean()) for b in bands]
+    # Power per bin falls by 10 log10(2^alpha) = 3.01 alpha dB per octave.
+    slope = np.polyfit(np.arange(len(octave_db)), octave_db, 1)[0]
+    assert slope == pytest.approx(-3.01 * alpha, abs=0.3)
+
+
+def test_mix_at_level_puts_the_second_signal_below_the_first():
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal(16000), 5 * rng.standard_normal(16000)
+    mixed = D.mix_at_level(a, b, 6.0)
+    added = mixed - a
+    assert 10 * np.log10(np.mean(a**2) / np.mean(added**2)) == pytest.approx(6.0, abs=1e-9)
+    assert D.mix_at_level(a, np.zeros(16000), 6.0) is a
+
+
+def _crops(tmp_path, **augment):
+    from dataclasses import replace
+
+    from models.data.dataset import CropSpec, DegradedCrops
+    from models.data.files import scan_folders
+    from test_train_fixtures import make_corpus
+
+    dirs = make_corpus(tmp_path)
+    scan = dict(sample_rate_hz=16000, min_seconds=0.25)
+    clean = scan_folders([str(dirs["clean"])], what="clean", **scan)[0]
+    noise = scan_folders([str(dirs["noise"])], what="noise", **scan)[0]
+    spec = CropSpec("denoise", 8000, 5, replace(D.DegradeConfig(snr_range_db=(5.0, 5.0)), **augment))
+    return DegradedCrops(spec, clean, noise)
+
+
+def test_noise_augmentation_off_draws_the_plain_recipe(tmp_path):
+    crops = _crops(tmp_path)
+    assert not crops.spec.degrade.augments_noise
+    x, y, _ = crops.sample(3)
+    noise = x - y
+    # The noise files are white Gaussian: without augmentation the added noise stays white.
+    power = np.abs(np.fft.rfft(noise)) ** 2
+    assert power[:1000].mean() / power[3000:].mean() == pytest.approx(1.0, abs=0.3)
+
+
+@pytest.mark.parametrize("kind", ["babble_prob", "colored_noise_prob", "second_noise_prob"])
+def test_each_noise_augmentation_keeps_the_asked_snr(tmp_path, kind):
+    crops = _crops(tmp_path, **{kind: 1.0})
+    for index in range(3):
+        x, y, deg = crops.sample(index)
+        assert deg.snr_db == 5.0
+        measured = 10 * np.log10(D.active_power(y) / np.mean((x - y).astype(np.float64) ** 2))
+        assert measured == pytest.approx(5.0, abs=0.5)
+    if kind == "babble_prob":
+        # Babble is speech: far from the white noise files, its spectrum is strongly coloured.
+        noise = crops.sample(0)[0] - crops.sample(0)[1]
+        power = np.abs(np.fft.rfft(noise)) ** 2
+        assert power[:1000].mean() / power[3000:].mean() > 3.0

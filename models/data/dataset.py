@@ -101,12 +101,32 @@ class DegradedCrops(Dataset):
                 continue
         return np.zeros(n, np.float32)  # no readable noise: add_noise leaves the speech clean
 
+    def _augment_noise(self, noise: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Babble, coloured noise or a second recording instead of / on top of ``noise`` (see DegradeConfig)."""
+        cfg, n = self.spec.degrade, self.spec.segment_samples
+        u = rng.random()
+        if u < cfg.babble_prob:
+            talkers = [self._clean_crop(rng) for _ in range(int(rng.integers(3, 7)))]
+            babble = np.zeros(n, np.float64)
+            for t in talkers:  # equal active power per talker
+                p = D.active_power(t, cfg.sample_rate_hz)
+                if p > 0:
+                    babble += t / np.sqrt(p)
+            return babble.astype(np.float32) if babble.any() else noise
+        if u < cfg.babble_prob + cfg.colored_noise_prob:
+            return D.colored_noise(n, float(rng.uniform(-1.0, 2.0)), rng)
+        if u < cfg.babble_prob + cfg.colored_noise_prob + cfg.second_noise_prob:
+            return D.mix_at_level(noise, self._noise_crop(rng), float(rng.uniform(0.0, 10.0)))
+        return noise
+
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, D.Degradation]:
         """(input, target, what was applied) for global sample ``index``, before normalisation."""
         rng = np.random.default_rng([self.spec.seed, index])
         deg = D.draw_case(self.spec.task, self.spec.degrade, rng)
         clean = self._clean_crop(rng)
         noise = self._noise_crop(rng) if deg.snr_db is not None else None
+        if noise is not None and self.spec.degrade.augments_noise:
+            noise = self._augment_noise(noise, rng)
         rir = self.rirs[int(rng.integers(0, len(self.rirs)))] if deg.reverb else None
         x, y = D.apply(clean, deg, noise, rir, self.spec.degrade)
         x, y = D.random_level(x, y, self.spec.degrade, rng)
