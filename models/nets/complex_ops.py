@@ -30,6 +30,11 @@ def _block_weight_transposed(w_re: torch.Tensor, w_im: torch.Tensor) -> torch.Te
     return torch.cat([re_rows, im_rows], dim=0)
 
 
+def stat(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the dtype norm statistics are taken in: float32, or float64 for float64 inputs."""
+    return x if x.dtype == torch.float64 else x.float()
+
+
 def _init_like_conv(weight: torch.Tensor) -> None:
     nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
 
@@ -121,7 +126,7 @@ class MapComplexRMSNorm(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         re, im = split_complex(z, 1)
         # The authors take |z| with +1e-9 inside the root and add 1e-7 to the mean square.
-        power = (re * re + im * im).float().mean(dim=(2, 3), keepdim=True) + 1e-9 + 1e-7
+        power = stat(re * re + im * im).mean(dim=(2, 3), keepdim=True) + 1e-9 + 1e-7
         scale = power.rsqrt().to(z.dtype) * self.gain.to(z.dtype)
         return torch.cat([re * scale, im * scale], dim=1)
 
@@ -136,7 +141,7 @@ class MapRMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        power = x.float().pow(2).mean(dim=(2, 3), keepdim=True) + self.eps
+        power = stat(x).pow(2).mean(dim=(2, 3), keepdim=True) + self.eps
         return x * power.rsqrt().to(x.dtype) * self.gain.to(x.dtype) + self.bias.to(x.dtype)
 
 
@@ -149,7 +154,7 @@ class TokenRMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        power = x.float().pow(2).mean(dim=-1, keepdim=True) + self.eps
+        power = stat(x).pow(2).mean(dim=-1, keepdim=True) + self.eps
         return x * power.rsqrt().to(x.dtype) * self.gain.to(x.dtype)
 
 
@@ -163,7 +168,7 @@ class TokenComplexRMSNorm(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         re, im = split_complex(z, -1)
-        power = (re * re + im * im).float().mean(dim=-1, keepdim=True) + self.eps
+        power = stat(re * re + im * im).mean(dim=-1, keepdim=True) + self.eps
         scale = power.rsqrt().to(z.dtype)
         gain = self.gain.to(z.dtype)
         return torch.cat([re * scale * gain, im * scale * gain], dim=-1)

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.nets.complex_ops import ComplexConv2d, MapComplexRMSNorm, MapRMSNorm, modulus, split_complex
+from models.nets import fast_path
+from models.nets.complex_ops import ComplexConv2d, MapComplexRMSNorm, MapRMSNorm, modulus, split_complex, stat
 
 GATE_SCALE = 3.0
 
@@ -69,9 +70,36 @@ class MPICM(nn.Module):
         x = x.view(b, groups, r, c // (groups * r), t, f).permute(0, 1, 3, 4, 5, 2)
         return x.reshape(b, c // r, t, f * r)
 
+    def _forward_fast(self, z: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward`'s maths with fewer passes over the maps.
+
+        |z|^2 per complex channel is computed once and serves both the cRMS statistic and the
+        modulus of the normalised z (|z * s| = |z| * s for the real per-(channel, bin) scale s);
+        the cRMS scale, gain and phase gate are combined into one real factor applied to Re and
+        Im by broadcasting (no repeat, no concatenation).
+        """
+        p, a = self.phase_out, self.mag_out
+        zc = self._pixel_shuffle_freq(self.phase_conv(z), groups=2)  # [B, 2P, T, F]
+        mc = self._pixel_shuffle_freq(self.mag_conv(m), groups=1)  # [B, A, T, F]
+        b, _, t, f = zc.shape
+        sq = stat(zc).square().view(b, 2, p, t, f).sum(1)  # |z|^2, [B, P, T, F], float32
+        z_scale = (sq.mean(dim=(2, 3), keepdim=True) + 1e-9 + 1e-7).rsqrt() * self.phase_norm.gain  # [B, P, 1, F]
+        m_power = stat(mc).square().mean(dim=(2, 3), keepdim=True) + self.mag_norm.eps
+        m_scale = (m_power.rsqrt() * self.mag_norm.gain).to(mc.dtype)
+        m = F.silu(torch.addcmul(self.mag_norm.bias.to(mc.dtype), mc, m_scale))
+        if not self.gated:
+            return (zc.view(b, 2, p, t, f) * z_scale.to(zc.dtype).unsqueeze(1)).view(b, 2 * p, t, f), m
+        z_mod = torch.sqrt(sq * z_scale.square() + 1e-9).to(zc.dtype)  # |normalised z|, as modulus()
+        to_mag = self.phase_to_mag_gate(z_mod)
+        to_phase = self.mag_to_phase_gate(m)
+        z_factor = (to_phase * z_scale.to(to_phase.dtype)).unsqueeze(1)  # [B, 1, P, T, F]
+        return (zc.view(b, 2, p, t, f) * z_factor).view(b, 2 * p, t, f), m * to_mag
+
     def forward(self, z: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if any(self.pad):
             z, m = F.pad(z, self.pad), F.pad(m, self.pad)
+        if fast_path.uses("mpicm"):
+            return self._forward_fast(z, m)
         z = self.phase_norm(self._pixel_shuffle_freq(self.phase_conv(z), groups=2))
         m = F.silu(self.mag_norm(self._pixel_shuffle_freq(self.mag_conv(m), groups=1)))
         if not self.gated:
