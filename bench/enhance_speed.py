@@ -9,7 +9,8 @@ Settings: ``--workers 0/2`` x ``--precision fp32/bf16``, each run once through t
 
 Model (``--model``): ``small-authors`` = the authors' phase-retrieval weights (`small` config,
 --task phase, through --checkpoint), ``standard-random`` = randomly initialised `standard`
-weights saved to a temporary checkpoint, ``tiny`` = gre-tiny-random.
+weights saved to a temporary checkpoint, ``tiny`` = gre-tiny-random, ``default-<task>`` = what
+`gre enhance --task <task>` uses out of the box, or any registry name.
 
     python bench/enhance_speed.py                                  # everything (many hours on 2 busy cores)
     python bench/enhance_speed.py --cases short --model small-authors
@@ -89,7 +90,13 @@ def model_args(model: str, tmp: Path) -> list[str]:
         return ["--checkpoint", str(path), "--task", "denoise"]
     if model == "tiny":
         return ["--model", "gre-tiny-random"]
-    raise SystemExit(f"unknown --model {model}")
+    if model.startswith("default-"):  # the shipped default model of a task, e.g. default-denoise
+        return ["--task", model.removeprefix("default-")]
+    from models.registry import REGISTRY
+
+    if model in REGISTRY:
+        return ["--model", model, "--task", REGISTRY[model].tasks[0]]
+    raise SystemExit(f"unknown --model {model}: small-authors, standard-random, tiny, default-<task> or a registry name")
 
 
 def _rss_kb(pid: int) -> int:
@@ -157,7 +164,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="short,long")
     parser.add_argument("--settings", default=",".join(SETTINGS))
-    parser.add_argument("--model", default="small-authors", choices=["small-authors", "standard-random", "tiny"])
+    parser.add_argument("--model", default="small-authors",
+                        help="small-authors, standard-random, tiny, default-<task> (the shipped default) or a registry name")
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--long-minutes", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads in gre (1 is fastest on a busy machine)")
