@@ -248,3 +248,49 @@ def test_the_real_weights_folder_is_a_valid_manifest():
     assert (real / "shipped.py").read_text() == render_python(read_manifest(real))
     for entry in read_manifest(real):
         assert (real / entry.weights_file).is_file() and (real / f"{entry.name}.md").is_file()
+
+
+SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+
+
+def _real_entries():
+    from models.shipping.manifest import read_manifest
+
+    return read_manifest(Path(__file__).resolve().parents[1] / "models" / "weights")
+
+
+@pytest.mark.parametrize("entry", _real_entries(), ids=lambda e: e.name)
+def test_each_shipped_model_is_intact_registered_and_loads(entry):
+    """The file matches its sha256, the registry serves it for its tasks, and it enhances."""
+    import torch
+
+    from models import api, registry
+
+    path = registry.WEIGHTS_DIR / entry.weights_file
+    assert registry.sha256_of(path) == entry.sha256
+    assert registry.get_entry(entry.name).sha256 == entry.sha256
+    for task in entry.default_for:
+        assert registry.default_model_for(task) == entry.name
+    model = api.load_model(entry.name)
+    wave = torch.randn(1, 12345) * 0.05
+    out = model(wave)
+    assert out.shape == wave.shape and torch.isfinite(out).all()
+
+
+@pytest.mark.skipif(not SHARED_EVAL.is_dir(), reason="needs ../shared/eval")
+@pytest.mark.parametrize("entry", _real_entries(), ids=lambda e: e.name)
+def test_each_shipped_model_reproduces_its_cards_first_figure(entry, tmp_path):
+    """Regression: the first ../shared/eval set of the card, enhanced again, gives the card's PESQ-WB."""
+    from models import api
+    from models.evaluate import evaluate
+    from models.shipping.eval_sets import enhance_dir
+
+    name, scores = next((k, v) for k, v in entry.eval.items() if v["group"] == "shared")
+    set_dir = SHARED_EVAL / name
+    degraded = "clean" if entry.mode == "phase_retrieval" else next(
+        d for d in ("noisy", "reverb", "narrowband") if (set_dir / d).is_dir())
+    reference = "wideband" if (set_dir / "wideband").is_dir() else "clean"
+    enhance_dir(api.load_model(entry.name), set_dir / degraded, tmp_path / "out")
+    result = evaluate(set_dir / reference, [tmp_path / "out"], metrics="pesq_wb", jobs=1)
+    summary = next(iter(result.systems.values()))
+    assert summary.mean["pesq_wb"] == pytest.approx(scores["model"]["mean"]["pesq_wb"], abs=2e-3)

@@ -5,4 +5,10 @@ ship a model again, or edit shipped.json and call models.shipping.manifest.regen
 """
 from models.registry import RegistryEntry, register  # noqa: F401
 
-# No model is shipped yet.
+register(RegistryEntry(
+    name='masknet-psm-denoise', arch='masknet', config_name='psm',
+    tasks=('denoise',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-psm-denoise.safetensors',
+    sha256='f7409bc9731e8b09545c8baba81aba39eabccae0c16b952c65946a94f232735a',
+    source='gre train run denoise-psm, best weights (step 6500); model card masknet-psm-denoise.md',
+), default_for=('denoise',))
