@@ -34,6 +34,7 @@ from models.metrics.align import DEFAULT_MAX_DELAY_S, apply_delay, estimate_dela
 from models.metrics.dnsmos import dnsmos_available
 from models.metrics.spectral import DEFAULT_CUTOFF_HZ
 from models.metrics.suite import PairScores, SuiteConfig, resample64, score_pair
+from models.json_safe import json_safe
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au", ".caf"})
 ORACLE_PREFIX = "oracle_"
@@ -107,7 +108,7 @@ class EvaluationResult:
                 "metrics": list(self.metrics), "reference": self.reference, "notes": list(self.notes)}
 
     def write_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(_json_safe(self.to_dict()), indent=2) + "\n")
+        Path(path).write_text(json.dumps(json_safe(self.to_dict()), indent=2) + "\n")
 
     def write_csv(self, path: str | Path) -> None:
         """One row per (system, file); failed metrics are empty cells, reasons in `errors`."""
@@ -150,15 +151,6 @@ class EvaluationResult:
         plt.close(fig)
 
 
-def _json_safe(obj):
-    """NaN/inf are not JSON: write them as null."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from models.bench.quality import QUALITY_METRICS
+from models.json_safe import json_safe
 
 if TYPE_CHECKING:
     from models.bench.runner import BenchmarkResult, QualityRow, SpeedRow
@@ -34,14 +35,6 @@ METRIC_LABELS = {"pesq_wb": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR", "pd": "P
 METRIC_DECIMALS = {"pesq_wb": 3, "stoi": 3, "si_sdr": 2, "pd": 2}
 
 
-def _json_safe(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 def result_to_dict(result: "BenchmarkResult") -> dict:
@@ -51,7 +44,7 @@ def result_to_dict(result: "BenchmarkResult") -> dict:
     settings["methods"] = dict(METHODS)
     from models.bench.runner import SCHEMA
 
-    return _json_safe({
+    return json_safe({
         "schema": SCHEMA,
         "command": result.command,
         "environment": result.environment,

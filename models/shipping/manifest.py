@@ -12,13 +12,14 @@ together, JSON first, each atomically (temporary name, then rename).
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from models.json_safe import json_safe
 
 MANIFEST_JSON = "shipped.json"
 MANIFEST_PY = "shipped.py"
@@ -142,19 +143,10 @@ def write_manifest(weights_dir: Path, entries: list[ShippedModel]) -> None:
     weights_dir = Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
     data = {"format": FORMAT_VERSION, "models": [e.to_dict() for e in sorted(entries, key=lambda e: e.name)]}
-    atomic_write_text(weights_dir / MANIFEST_JSON, json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n")
+    atomic_write_text(weights_dir / MANIFEST_JSON, json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
     atomic_write_text(weights_dir / MANIFEST_PY, render_python(entries))
 
 
-def _json_safe(obj: Any) -> Any:
-    """NaN / inf are not JSON: null instead."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 def regenerate(weights_dir: Path | None = None) -> None:
