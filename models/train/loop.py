@@ -312,10 +312,12 @@ class Trainer:
 
         return autocast(self.cfg.precision, self.device)
 
-    def _generate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
-                                                  torch.Tensor | None]:
-        """(in_mag, mag_hat, phase_hat, wave_hat, mask estimate or None) for an input batch [B, N]."""
-        in_mag, in_phase = S.analyse(x, self.stft_cfg)
+    def _generate(self, x_spec: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                                     torch.Tensor | None, torch.Tensor | None]:
+        """(in_mag, mag_hat, phase_hat, wave_hat, mask estimate) for the input STFT [B, F, T] of a batch
+        of ``length`` samples; wave_hat is None when no loss needs the waveform, the estimate None
+        unless the mask loss is on."""
+        in_mag, in_phase = S.mag_phase(x_spec, self.stft_cfg)
         if self.cfg.task == "phase":
             in_phase = torch.zeros_like(in_phase)
         estimate = None
@@ -326,7 +328,9 @@ class Trainer:
                 mag_hat, phase_hat = self.model(in_mag, in_phase)
         mag_hat, phase_hat = mag_hat.float(), phase_hat.float()
         out_mag = in_mag if self.cfg.task == "phase" else mag_hat
-        wave_hat = S.synthesise(out_mag, phase_hat, self.stft_cfg, x.shape[-1])
+        w = self.cfg.losses
+        needs_wave = w.time > 0 or w.consistency > 0 or w.metric > 0 or w.mpd > 0
+        wave_hat = S.synthesise(out_mag, phase_hat, self.stft_cfg, length) if needs_wave else None
         return in_mag, mag_hat, phase_hat, wave_hat, estimate
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -335,8 +339,10 @@ class Trainer:
 
         w = self.cfg.losses
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        ref_mag, ref_phase = S.analyse(y, self.stft_cfg)
-        _, mag_hat, phase_hat, wave_hat, estimate = self._generate(x)
+        # Each STFT once per step: the mask loss reuses the spectra the network input and targets come from.
+        x_spec, y_spec = S.stft(x, self.stft_cfg), S.stft(y, self.stft_cfg)
+        ref_mag, ref_phase = S.mag_phase(y_spec, self.stft_cfg)
+        _, mag_hat, phase_hat, wave_hat, estimate = self._generate(x_spec, x.shape[-1])
         out: dict[str, float] = {}
         resynth = None
         if w.consistency > 0 or w.metric > 0:
@@ -384,7 +390,7 @@ class Trainer:
             terms["wop"] = L.wop_loss(phase_hat, ref_phase, ref_mag)
         if w.mask > 0:
             # The ideal mask of the batch, from the input's and target's STFTs (same loudness scaling).
-            terms["mask"] = self.net.mask_loss(estimate, S.stft(x, self.stft_cfg), S.stft(y, self.stft_cfg))
+            terms["mask"] = self.net.mask_loss(estimate, x_spec, y_spec)
         # Adversarial terms through the bare critics with frozen weights: no critic gradients.
         if w.metric > 0:
             d = self.discs["metric"]
