@@ -23,6 +23,17 @@ def gre_executable() -> str:
 
 
 @pytest.fixture
+def one_torch_thread():
+    """In-process runs use one torch thread: on a loaded shared machine, 2 spinning OpenMP threads
+    make every small op wait for a descheduled partner (10-50x slower, measured).
+    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def gre() -> str:
     return gre_executable()
 

@@ -10,16 +10,7 @@ import pytest
 from models.peers import PEERS, missing_note, resolve_peers
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """In-process runs use one torch thread: on a loaded shared machine, 2 spinning OpenMP threads
-    make every small op wait for a descheduled partner (10-50x slower, measured)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_missing_peer_is_skipped_with_a_one_line_note(monkeypatch):

@@ -11,16 +11,7 @@ from models.bench.quality import discover_sets, set_task
 from test_metrics_signals import speechlike, white_noise_at_snr, write
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """In-process runs use one torch thread: on a loaded shared machine, 2 spinning OpenMP threads
-    make every small op wait for a descheduled partner (10-50x slower, measured)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
