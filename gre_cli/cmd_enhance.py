@@ -94,6 +94,7 @@ def enhance_command(
     out_sample_rate: Optional[int] = typer.Option(None, "--out-sample-rate", help="Output rate in Hz (default: the input's rate)."),
     mono: bool = typer.Option(False, "--mono", help="Downmix to one channel (default: enhance every channel)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads for the model (default: torch's choice; 1 is best on a busy machine)."),
+    streams: Optional[int] = typer.Option(None, "--streams", help="CPU: chunks run as this many concurrent one-thread model calls (default: --threads; 1 = one call using all threads)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary; errors still go to stderr."),
 ) -> None:
     """Enhance audio files: any format, rate, channel count and length; never half-writes a file."""
@@ -116,7 +117,7 @@ def enhance_command(
         options = EnhanceOptions(chunk_seconds=chunk_seconds, overlap_seconds=overlap_seconds, batch_size=batch_size,
                                  workers=workers, precision=precision, skip_existing=skip_existing, mono=mono,
                                  out_sample_rate_hz=out_sample_rate, shard=Shard.parse(shard) if shard else None,
-                                 report_path=report)
+                                 report_path=report, streams=streams)
         options.validate()
         if threads is not None:
             if threads < 1:

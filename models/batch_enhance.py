@@ -7,7 +7,8 @@
 Pipeline: :mod:`models.enhance_inputs` lists the jobs; a torch DataLoader (``workers``
 processes, :mod:`models.enhance_loader`) decodes, resamples to the model rate and cuts chunks;
 this process groups chunk rows of the same length (from any files) into batches of
-``batch_size``, runs the model under ``torch.inference_mode()`` and the precision's autocast,
+``batch_size``, runs the model under ``torch.inference_mode()`` and the precision's autocast
+(on CPU as concurrent single-threaded streams over the batch's rows, :mod:`models.row_parallel`),
 cross-fades the chunks back (:class:`models.overlap_add.OverlapAdder`), resamples to the output
 rate and streams the samples into an atomic writer (:mod:`models.audio_io`). A file's output
 appears only when complete. Per-file failures are collected and reported; they never stop the run.
@@ -35,11 +36,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from models.audio_io import STDIO, AtomicWriter, AudioError, output_format, source
-from models.device import autocast, check_precision, module_device
+from models.device import check_precision, module_device
 from models.enhance_inputs import Discovery, Job, Shard, discover
 from models.enhance_loader import ChunkData, ChunkStream, FileFailed, FileStart, LoadSettings
 from models.enhancer import Enhancer
 from models.overlap_add import OverlapAdder
+from models.row_parallel import RowParallel, default_streams
 
 #: Default chunking: 4 s chunks cross-faded over 0.5 s (14 % extra compute). On the DNS 10 s
 #: files it stays within 0.011 mean WB-PESQ of whole-file processing (bench/enhance_chunking.py);
@@ -66,20 +68,29 @@ class EnhanceOptions:
     out_sample_rate_hz: int | None = None  # None: the input's rate
     shard: Shard | None = None
     report_path: Path | None = None
+    streams: int | None = None  # concurrent single-threaded model calls on CPU; None: see stream_count()
+
+    def stream_count(self, device: torch.device) -> int:
+        """Concurrent model streams: ``streams``, or by default one per torch thread on CPU, one on CUDA."""
+        return self.streams if self.streams is not None else default_streams(device)
 
     def batch_rows(self, device: torch.device) -> int:
         """Rows per model call: ``batch_size``, or by default as many chunks as fit the audio budget
-        of the device (activations take ~150-200 MB per second of audio per row on CPU)."""
+        of the device (activations take ~150-200 MB per second of audio per row on CPU), times the
+        number of CPU streams (each stream gets its own budget's worth of rows)."""
         if self.batch_size is not None:
             return self.batch_size
         budget = BATCH_AUDIO_SECONDS["cuda" if device.type == "cuda" else "cpu"]
-        return max(1, int(budget // self.chunk_seconds)) if self.chunk_seconds > 0 else 1
+        per_stream = max(1, int(budget // self.chunk_seconds)) if self.chunk_seconds > 0 else 1
+        return per_stream * self.stream_count(device)
 
     def validate(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError("--batch-size must be at least 1")
         if self.workers < 0:
             raise ValueError("--workers must be 0 or more")
+        if self.streams is not None and self.streams < 1:
+            raise ValueError("--streams must be at least 1")
         if self.chunk_seconds < 0 or self.overlap_seconds < 0:
             raise ValueError("--chunk-seconds and --overlap-seconds must be >= 0")
         if self.chunk_seconds > 0 and self.overlap_seconds > self.chunk_seconds / 2:
@@ -168,6 +179,7 @@ class _Run:
         self.device = module_device(model)
         self.rate = model.sample_rate_hz
         self.batch_rows = options.batch_rows(self.device)
+        self.call_model = RowParallel(model, options.stream_count(self.device), options.precision, self.device)
         self.summary = Summary()
         self.open: dict[int, _OpenFile] = {}
         self.dead: set[int] = set()  # jobs that failed; their remaining items are dropped
@@ -254,9 +266,7 @@ class _Run:
         x = torch.from_numpy(np.stack([r.data for r in rows])).to(self.device)
         g = torch.tensor([r.gain for r in rows], dtype=torch.float32, device=self.device)
         try:
-            with torch.inference_mode(), autocast(self.options.precision, self.device):
-                y = self.model(x, g)
-            y = y.float().cpu().numpy()
+            y = self.call_model(x, g).float().cpu().numpy()
         except Exception as err:  # noqa: BLE001 - fail these files, keep the run going
             for job in dict.fromkeys(r.job for r in rows):
                 if job not in self.dead:
@@ -353,6 +363,7 @@ class _Run:
             for job_index in list(self.open):  # cannot happen unless the loader lost chunks
                 self.fail(job_index, f"{jobs[job_index].input}: incomplete (internal error); run again")
         finally:
+            self.call_model.close()
             for state in self.open.values():  # interrupted: leave nothing half-written behind
                 state.writer.abort()
             self.open.clear()

@@ -111,14 +111,16 @@ def test_results_do_not_depend_on_batch_composition_or_workers(tiny, tmp_path):
     for i, (name, seconds) in enumerate(lengths.items()):  # c and d: equal short lengths share batches
         sf.write(tmp_path / "in" / name, speech_like(int(seconds * 16000), 2, seed=i), 16000, subtype="FLOAT")
     runs = {}
-    for label, opts in {"one": dict(batch_size=1), "many": dict(batch_size=16),
-                        "workers": dict(batch_size=5, workers=2)}.items():
+    for label, opts in {"one": dict(batch_size=1, streams=1), "many": dict(batch_size=16, streams=1),
+                        "workers": dict(batch_size=5, workers=2),
+                        "streams": dict(batch_size=5, streams=3)}.items():
         s = enhance_paths([str(tmp_path / "in")], str(tmp_path / label), tiny, EnhanceOptions(**opts, **CHUNKING))
         assert s.ok == len(lengths)
         runs[label] = {n: sf.read(tmp_path / label / n, dtype="float32")[0] for n in lengths}
     for name in lengths:
         assert np.abs(runs["one"][name] - runs["many"][name]).max() <= 1e-4
         assert np.abs(runs["one"][name] - runs["workers"][name]).max() <= 1e-4
+        assert np.abs(runs["one"][name] - runs["streams"][name]).max() <= 1e-4
 
 
 def _mkdir(path: Path) -> Path:
@@ -247,3 +249,5 @@ def test_bad_options_are_value_errors(tiny, tmp_path):
         enhance_paths(["-"], str(tmp_path), tiny)
     with pytest.raises(ValueError, match="fp16"):
         enhance_paths(["x"], str(tmp_path), tiny, EnhanceOptions(precision="fp16"))
+    with pytest.raises(ValueError, match="streams"):
+        enhance_paths(["x"], str(tmp_path), tiny, EnhanceOptions(streams=0))

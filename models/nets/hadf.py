@@ -128,7 +128,7 @@ class MagnitudeFFN(nn.Module):
             # synchronisation to ops this small (and spin-waits on a busy CPU): one thread.
             gru = self.gru
             device = m.device.type
-            dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else stat(m).dtype
+            dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else m.dtype
             weights = [w.to(dtype) for w in gru._flat_weights]
             hidden = m.new_zeros(2, m.shape[0], gru.hidden_size, dtype=dtype)
             with fast_path.num_threads(1), torch.autocast(device, enabled=False):
