@@ -177,7 +177,7 @@ def train_target(target: str, args: argparse.Namespace, run_dir: Path) -> None:
         out = proc.stdout.read() if proc.stdout else ""
     (run_dir / "budget.json").write_text(json.dumps({"wall_s": spent + time.monotonic() - t0}) + "\n")
     if proc.returncode != 0:
-        sys.exit(f"[{target}] gre train failed (exit {proc.returncode}); see {run_dir / 'train_stderr.log'}")
+        raise SystemExit(f"[{target}] gre train failed (exit {proc.returncode}); see {run_dir / 'train_stderr.log'}")
     print(f"[{target}] {out.strip()}", file=sys.stderr)
 
 
@@ -261,7 +261,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--segment-seconds", type=float, default=2.0)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch threads per training process")
+    p.add_argument("--parallel", type=int, default=1,
+                   help="targets trained at the same time (e.g. 2 with --threads 1 on a 2-core machine)")
     p.add_argument("--val-every", type=int, default=1000)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--oracle-only", action="store_true", help="only the ideal masks (no training)")
@@ -297,7 +299,8 @@ def main(argv: list[str] | None = None) -> None:
                                          if Path(sys.argv[0]).resolve().is_relative_to(REPO) else sys.argv[0]]
                                         + sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, --threads {args.threads}, "
+                   f"{args.parallel} target(s) trained at a time",
         "files": {s: [name for name, _, _ in pairs[s]] for s in SETS},
         "references": references, "oracle": oracle,
     }
@@ -310,8 +313,15 @@ def main(argv: list[str] | None = None) -> None:
                 sys.exit("mask_ranking: `gre train` does not call MaskNet.mask_loss yet, so the nets would be trained "
                          "with the generic denoising recipe instead of their targets' losses; see the hook described "
                          "in models/nets/masknet.py. Run with --oracle-only meanwhile.")
-            for t in args.targets:
-                train_target(t, args, args.runs / t)
+            if args.parallel > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(args.parallel) as pool:  # each thread only waits on its subprocess
+                    for f in [pool.submit(train_target, t, args, args.runs / t) for t in args.targets]:
+                        f.result()
+            else:
+                for t in args.targets:
+                    train_target(t, args, args.runs / t)
         from models.api import load_model
 
         trained = {}

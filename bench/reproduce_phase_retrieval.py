@@ -133,7 +133,7 @@ def train_one(c: Contender, args: argparse.Namespace, run_dir: Path) -> dict:
     wall = time.monotonic() - t0
     _budget_file(run_dir).write_text(json.dumps({"wall_s": spent + wall}) + "\n")
     if proc.returncode != 0:
-        sys.exit(f"[{c.key}] gre train failed (exit {proc.returncode}); see {run_dir / 'train_stderr.log'}")
+        raise SystemExit(f"[{c.key}] gre train failed (exit {proc.returncode}); see {run_dir / 'train_stderr.log'}")
     print(f"[{c.key}] {out.strip()} ({wall / 60:.1f} min this session)", file=sys.stderr)
     return {"resumed": resumed, "stopped_by_budget": stopped_by_budget}
 
@@ -288,7 +288,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--segment-seconds", type=float, default=2.0)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch threads per training process")
+    p.add_argument("--parallel", action="store_true",
+                   help="train both models at the same time (e.g. --threads 1 each on a 2-core machine), so "
+                        "they share the machine's load alike; default: one after the other")
     p.add_argument("--val-every", type=int, default=1000)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--mpd", action=argparse.BooleanOptionalAction, default=True,
@@ -317,7 +320,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     spent: dict[str, dict] = {}
-    if not args.eval_only:
+    if not args.eval_only and args.parallel:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(CONTENDERS)) as pool:  # each thread only waits on its subprocess
+            futures = {c.key: pool.submit(train_one, c, args, args.runs / c.key) for c in CONTENDERS}
+            spent = {key: f.result() for key, f in futures.items()}
+    elif not args.eval_only:
         for c in CONTENDERS:  # one after the other: each gets the whole machine
             spent[c.key] = train_one(c, args, args.runs / c.key)
     import torch
@@ -327,7 +336,8 @@ def main(argv: list[str] | None = None) -> None:
                                          if Path(sys.argv[0]).resolve().is_relative_to(REPO) else sys.argv[0]]
                                         + sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, --threads {args.threads}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, --threads {args.threads}"
+                   + (" per model, both trained at once" if args.parallel else ", one model after the other"),
         "budget": {"steps": args.steps, "budget_hours": args.budget_hours, "batch_size": args.batch_size,
                    "segment_seconds": args.segment_seconds, "seed": args.seed, "mpd": args.mpd,
                    "checkpoint": args.checkpoint, "grad_checkpoint": args.grad_checkpoint,
