@@ -45,19 +45,20 @@ class RowParallel:
         self.device = device
         self._pool: ThreadPoolExecutor | None = None
 
-    def _call(self, x: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    def _call(self, x: torch.Tensor, gain: torch.Tensor | None) -> torch.Tensor:
         with torch.inference_mode(), autocast(self.precision, self.device):
-            return self.model(x, gain)
+            return self.model(x) if gain is None else self.model(x, gain)
 
-    def __call__(self, x: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
+        """``gain`` None: the model computes each row's own (``model(x)``)."""
         parts = min(self.streams, x.shape[0])
         if parts <= 1:
             return self._call(x, gain)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.streams, thread_name_prefix="gre-stream",
                                             initializer=_one_intra_op_thread)
-        futures = [self._pool.submit(self._call, xs, gs)
-                   for xs, gs in zip(x.tensor_split(parts), gain.tensor_split(parts))]
+        gains = [None] * parts if gain is None else gain.tensor_split(parts)
+        futures = [self._pool.submit(self._call, xs, gs) for xs, gs in zip(x.tensor_split(parts), gains)]
         return torch.cat([f.result() for f in futures])
 
     def close(self) -> None:

@@ -93,3 +93,20 @@ def test_streams_equal_one_batched_call_on_real_networks(name):
 def test_default_streams_follow_the_device():
     assert default_streams(CPU) == torch.get_num_threads()
     assert default_streams(torch.device("cuda")) == 1
+
+
+def test_without_gain_each_row_is_called_without_one():
+    seen = []
+
+    class NoGain(torch.nn.Module):
+        def forward(self, x, gain=None):
+            seen.append(gain)
+            return x * 2
+
+    runner = RowParallel(NoGain(), streams=2, precision="fp32", device=CPU)
+    try:
+        y = runner(torch.ones(4, 3))
+    finally:
+        runner.close()
+    torch.testing.assert_close(y, torch.full((4, 3), 2.0))
+    assert seen == [None, None]

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.device import autocast, check_precision, resolve_device
+from models.device import check_precision, resolve_device
+from models.row_parallel import RowParallel, default_streams
 
 KINDS = ("model", "peer")
 NATIVE = "native"  # precision label of peers
@@ -124,20 +125,20 @@ def peer_info(name: str) -> SystemInfo:
 
 
 class ModelSystem:
-    """An Enhancer-compatible module called as ``gre enhance`` calls it (inference mode, autocast)."""
+    """An Enhancer-compatible module called as ``gre enhance`` calls it: inference mode, autocast,
+    and on CPU the rows of a batch as concurrent one-thread streams (:mod:`models.row_parallel`)."""
 
     def __init__(self, module: torch.nn.Module, info: SystemInfo, precision: str, device: torch.device):
         check_precision(precision, device)
         self.module, self.info, self.precision, self.device = module, info, precision, device
+        self.call = RowParallel(module, default_streams(device), precision, device)
 
     def prepare(self) -> None:
         pass
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         wave = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
-        with torch.inference_mode(), autocast(self.precision, self.device):
-            y = self.module(wave)
-        return y.float().cpu().numpy()
+        return self.call(wave).float().cpu().numpy()
 
 
 class PeerSystem:
