@@ -24,14 +24,14 @@ import argparse
 import json
 import os
 import platform
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from budgeted_training import gre_executable, train_logs, train_within_budget, used_wall_s
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -110,13 +110,6 @@ def model_enhancer(model):
 # --------------------------------------------------------------------------------------- training
 
 
-def gre_executable() -> str:
-    exe = Path(sys.executable).parent / "gre"
-    if not exe.exists():
-        sys.exit(f"mask_ranking: no gre entry point next to {sys.executable}; pip install -e .")
-    return str(exe)
-
-
 def trainer_has_mask_hook() -> bool:
     """Whether `gre train` trains a MaskNet with its target's loss (MaskNet.mask_loss)."""
     import models.train.loop as loop
@@ -124,35 +117,7 @@ def trainer_has_mask_hook() -> bool:
     return "mask_loss" in Path(loop.__file__).read_text()
 
 
-def train_logs(run_dir: Path) -> tuple[int, float | None, list[str]]:
-    """(last training step, median steps/s, loss component names) from run-dir/log.jsonl."""
-    step, rates, comps = 0, [], set()
-    log = run_dir / "log.jsonl"
-    if log.is_file():
-        for line in log.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if rec.get("kind") == "train":
-                step = max(step, int(rec["step"]))
-                rates.append(float(rec.get("steps_per_s", "nan")))
-                comps |= {k for k in rec if k not in ("time", "kind", "step", "lr", "steps_per_s")}
-    return step, (float(np.nanmedian(rates)) if rates else None), sorted(comps)
-
-
-def used_wall_s(run_dir: Path) -> float:
-    path = run_dir / "budget.json"
-    return float(json.loads(path.read_text())["wall_s"]) if path.is_file() else 0.0
-
-
 def train_target(target: str, args: argparse.Namespace, run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    budget_s, spent = args.budget_hours * 3600, used_wall_s(run_dir)
-    step = train_logs(run_dir)[0]
-    if step >= args.steps or spent >= budget_s:
-        print(f"[{target}] nothing to do: step {step}, {spent / 3600:.2f} h spent", file=sys.stderr)
-        return
     cmd = [gre_executable(), "train", "--task", "denoise", "--arch", "masknet", "--config", args.config_prefix + target,
            "--run-dir", str(run_dir), "--steps", str(args.steps), "--batch-size", str(args.batch_size),
            "--segment-seconds", str(args.segment_seconds), "--seed", str(args.seed), "--workers", str(args.workers),
@@ -162,23 +127,7 @@ def train_target(target: str, args: argparse.Namespace, run_dir: Path) -> None:
                        ("--val-noise", args.val_noise)):
         for d in dirs:
             cmd += [flag, str(d)]
-    if (run_dir / "last.pt").is_file():
-        cmd.append("--resume")
-    print(f"[{target}] {' '.join(cmd)}", file=sys.stderr)
-    t0 = time.monotonic()
-    with open(run_dir / "train_stderr.log", "a") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
-        sent = False
-        while proc.poll() is None:
-            time.sleep(2.0)
-            if not sent and spent + time.monotonic() - t0 >= budget_s:
-                proc.send_signal(signal.SIGTERM)  # the trainer saves and stops
-                sent = True
-        out = proc.stdout.read() if proc.stdout else ""
-    (run_dir / "budget.json").write_text(json.dumps({"wall_s": spent + time.monotonic() - t0}) + "\n")
-    if proc.returncode != 0:
-        raise SystemExit(f"[{target}] gre train failed (exit {proc.returncode}); see {run_dir / 'train_stderr.log'}")
-    print(f"[{target}] {out.strip()}", file=sys.stderr)
+    train_within_budget(target, cmd, run_dir, args.steps, args.budget_hours)
 
 
 # ---------------------------------------------------------------------------------------- ranking

@@ -25,8 +25,6 @@ import argparse
 import json
 import os
 import platform
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from budgeted_training import gre_executable, train_logs, train_within_budget, used_wall_s
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -60,49 +60,8 @@ CONTENDERS = (
 # ------------------------------------------------------------------------------------------ training
 
 
-def gre_executable() -> str:
-    exe = Path(sys.executable).parent / "gre"
-    if not exe.exists():
-        sys.exit(f"reproduce_phase_retrieval: no gre entry point next to {sys.executable}; pip install -e .")
-    return str(exe)
-
-
-def _budget_file(run_dir: Path) -> Path:
-    return run_dir / "budget.json"
-
-
-def used_wall_s(run_dir: Path) -> float:
-    """Wall-clock seconds already spent training in ``run_dir`` (over all invocations)."""
-    path = _budget_file(run_dir)
-    return float(json.loads(path.read_text())["wall_s"]) if path.is_file() else 0.0
-
-
-def train_logs(run_dir: Path) -> tuple[int, float | None]:
-    """(last logged training step, median steps/s over the run) from run-dir/log.jsonl."""
-    step, rates = 0, []
-    log = run_dir / "log.jsonl"
-    if log.is_file():
-        for line in log.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if rec.get("kind") == "train":
-                step = max(step, int(rec["step"]))
-                rates.append(float(rec.get("steps_per_s", "nan")))
-    return step, (float(np.nanmedian(rates)) if rates else None)
-
-
 def train_one(c: Contender, args: argparse.Namespace, run_dir: Path) -> dict:
     """Train ``c`` in ``run_dir`` until --steps or the wall-clock budget; returns what was spent."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    budget_s = args.budget_hours * 3600
-    spent = used_wall_s(run_dir)
-    step, _ = train_logs(run_dir)
-    if step >= args.steps or spent >= budget_s:
-        print(f"[{c.key}] nothing to do: step {step}, {spent / 3600:.2f} h of {args.budget_hours} h spent",
-              file=sys.stderr)
-        return {"resumed": False}
     cmd = [gre_executable(), "train", "--task", "phase", "--arch", c.arch, "--config", c.config,
            "--run-dir", str(run_dir), "--steps", str(args.steps), "--batch-size", str(args.batch_size),
            "--segment-seconds", str(args.segment_seconds), "--seed", str(args.seed),
@@ -115,27 +74,7 @@ def train_one(c: Contender, args: argparse.Namespace, run_dir: Path) -> dict:
     if not args.mpd:
         cmd.append("--no-mpd")
     cmd.append("--grad-checkpoint" if args.grad_checkpoint else "--no-grad-checkpoint")
-    resumed = (run_dir / "last.pt").is_file()
-    if resumed:
-        cmd.append("--resume")
-    print(f"[{c.key}] {' '.join(cmd)}", file=sys.stderr)
-    t0 = time.monotonic()
-    with open(run_dir / "train_stderr.log", "a") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
-        stopped_by_budget = False
-        while proc.poll() is None:
-            time.sleep(2.0)
-            if not stopped_by_budget and spent + time.monotonic() - t0 >= budget_s:
-                # The trainer catches SIGTERM, writes last.pt + model.safetensors and exits.
-                proc.send_signal(signal.SIGTERM)
-                stopped_by_budget = True
-        out = proc.stdout.read() if proc.stdout else ""
-    wall = time.monotonic() - t0
-    _budget_file(run_dir).write_text(json.dumps({"wall_s": spent + wall}) + "\n")
-    if proc.returncode != 0:
-        raise SystemExit(f"[{c.key}] gre train failed (exit {proc.returncode}); see {run_dir / 'train_stderr.log'}")
-    print(f"[{c.key}] {out.strip()} ({wall / 60:.1f} min this session)", file=sys.stderr)
-    return {"resumed": resumed, "stopped_by_budget": stopped_by_budget}
+    return train_within_budget(c.key, cmd, run_dir, args.steps, args.budget_hours)
 
 
 # ---------------------------------------------------------------------------------------- evaluation
@@ -203,7 +142,7 @@ def evaluate(args: argparse.Namespace, runs: Path, spent: dict) -> dict:
         model = load_model(ckpt)
         if model.mode != "phase_retrieval":
             sys.exit(f"{ckpt}: mode {model.mode}, expected phase_retrieval")
-        step, rate = train_logs(run_dir)
+        step, rate, _ = train_logs(run_dir)
         rows = score(model, files)
         systems.append({"key": c.key, "label": c.label, "arch": c.arch, "config": c.config,
                         "params": sum(p.numel() for p in model.network.parameters()),
