@@ -57,7 +57,7 @@ class BenchmarkOptions:
     quality_dir: Path | None = None
     sets: tuple[str, ...] | None = None
     isolate: bool = True
-    wait_policy: str = "passive"
+    wait_policy: str = "inherit"  # what `gre enhance` runs with
     timeout_s: float | None = None
 
     def validate(self) -> None:

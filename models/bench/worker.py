@@ -142,7 +142,7 @@ def child_environment(threads: int | None, wait_policy: str) -> dict[str, str]:
     return env
 
 
-def run_in_subprocess(job: SpeedJob | EnhanceJob, wait_policy: str = "passive", timeout_s: float | None = None) -> dict:
+def run_in_subprocess(job: SpeedJob | EnhanceJob, wait_policy: str = "inherit", timeout_s: float | None = None) -> dict:
     """Run ``job`` in a fresh interpreter; returns its result, or ``{"error": "one line"}``."""
     payload = json.dumps({"type": "speed" if isinstance(job, SpeedJob) else "enhance", "job": asdict(job)})
     try:
