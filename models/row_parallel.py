@@ -3,9 +3,8 @@
 Why: the GRE network (and MaskNet) step through a GRU recurrence and many small element-wise
 ops; a second intra-op thread mostly waits at OpenMP barriers on them. Running the rows of a
 batch as independent streams, each with one intra-op thread, keeps every core busy on its own
-rows instead. Measured on this 2-core machine (`small`, bf16, four 4 s chunks, quiet machine):
-RTF 0.51 with 1 thread, 0.33 with 2 intra-op threads, 0.28 with 2 streams x 1 thread
-(bench/results/fast_path.md, "Step 2").
+rows instead: on this 2-core machine two one-thread streams beat one call with two intra-op
+threads by ~1.2-1.3x (`python bench/fast_path_probes.py streams`, bench/results/fast_path_probes.md).
 
 Torch ops release the GIL, so plain Python threads run in parallel. Grad mode, inference mode
 and autocast are thread-local in torch: every stream enters them itself.
