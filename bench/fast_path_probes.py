@@ -6,7 +6,7 @@
     python bench/fast_path_probes.py gru          # the bi-GRU: fp32 vs bf16 recurrence vs a Python loop
     python bench/fast_path_probes.py all --out bench/results/fast_path_probes.md
 
-Untrained networks (`GRENet(gre_config(name))`), random inputs, 4 s chunks (401 frames x 201 bins),
+Untrained networks (`GRENet(gre_config(name))`), random inputs, 4 s chunks (641 frames x 201 bins),
 medians of ``--repeats`` timed calls after one warm-up. Times are wall seconds unless marked CPU.
 Run it on a quiet machine: every probe is a ratio of variants timed in the same process.
 """
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from models.config import gre_config  # noqa: E402
 from models.nets.gre import GRENet  # noqa: E402
 
-FRAMES = 401  # 4 s at a 10 ms hop
+FRAMES = 641  # 4 s: 64,000 samples at the 100-sample (6.25 ms) hop, centred
 
 
 def _median_time(fn, repeats: int, clock=time.perf_counter) -> float:
@@ -74,7 +74,7 @@ def probe_streams(repeats: int) -> list[str]:
         t1 = _median_time(lambda: sequential(1), repeats)
         t2 = _median_time(lambda: sequential(2), repeats)
         ts = _median_time(streams, repeats)
-        audio = 4 * (FRAMES - 1) / 100
+        audio = 4 * 4.0
         rows.append(f"| {config} | {'bf16' if bf16 else 'fp32'} | {t1:.2f} | {t2:.2f} | {ts:.2f} | "
                     f"{t1 / audio:.3f} / {t2 / audio:.3f} / {ts / audio:.3f} |")
     pool.shutdown()
@@ -101,10 +101,10 @@ def probe_native_bf16(repeats: int) -> list[str]:
 
 
 def probe_attention(repeats: int) -> list[str]:
-    """The time path [101 rows, 4 heads, 401 frames, d 20] and the frequency path [401, 4, 101, 20], 1 thread."""
+    """The time path [101 rows, 4 heads, 641 frames, d 20] and the frequency path [641, 4, 101, 20], 1 thread."""
     torch.set_num_threads(1)
     rows = ["| shape [N, H, L, d] | dtype | SDPA ms | matmul-softmax-matmul ms (16-row blocks) |", "|---|---|---|---|"]
-    for shape in ((101, 4, 401, 20), (401, 4, 101, 20)):
+    for shape in ((101, 4, FRAMES, 20), (FRAMES, 4, 101, 20)):
         for dtype in (torch.float32, torch.bfloat16):
             q, k, v = (torch.randn(*shape, dtype=dtype) for _ in range(3))
 
