@@ -71,7 +71,10 @@ class EnhanceOptions:
     streams: int | None = None  # concurrent single-threaded model calls on CPU; None: see stream_count()
 
     def stream_count(self, device: torch.device) -> int:
-        """Concurrent model streams: ``streams``, or by default one per torch thread on CPU, one on CUDA."""
+        """Concurrent model streams: on CPU ``streams``, or by default one per torch thread; one on a GPU
+        (its kernels are asynchronous already: threads would only split its batches)."""
+        if device.type != "cpu":
+            return 1
         return self.streams if self.streams is not None else default_streams(device)
 
     def batch_rows(self, device: torch.device) -> int:

@@ -60,6 +60,7 @@ def test_help_names_every_option_of_the_issue(gre):
     (["in", "out", *TINY, "--shard", "3/2"], "shard"),
     (["in", "out", "--model", "no-such-model"], "unknown model"),
     (["in", "out", *TINY, "--device", "cuda:3"], "cuda"),
+    (["in", "out", *TINY, "--streams", "0"], "--streams"),
 ])
 def test_usage_errors_exit_2_with_one_line(gre, tmp_path, args, needle):
     result = run(gre, *args)

@@ -91,8 +91,12 @@ def test_streams_equal_one_batched_call_on_real_networks(name):
 
 
 def test_default_streams_follow_the_device():
+    from models.batch_enhance import EnhanceOptions
+
     assert default_streams(CPU) == torch.get_num_threads()
     assert default_streams(torch.device("cuda")) == 1
+    assert EnhanceOptions(streams=3).stream_count(CPU) == 3
+    assert EnhanceOptions(streams=3).stream_count(torch.device("cuda")) == 1
 
 
 def test_without_gain_each_row_is_called_without_one():
