@@ -55,6 +55,8 @@ def train_command(
     low_memory: bool = typer.Option(False, "--low-memory/--no-low-memory",
                                     help="Return freed tensors to the OS at once (lower peak, ~+50% CPU time)."),
     val_files: int = typer.Option(24, "--val-files", help="Number of held-out files per validation."),
+    init_weights: str = typer.Option("", "--init-weights", help="Fine-tune: start from this gre checkpoint or "
+                                     "registered model (same --arch and --config) instead of random weights."),
 ) -> None:
     """Train on clean speech degraded on the fly; resumable, validated, logged to the run dir."""
     from dataclasses import replace
@@ -75,7 +77,7 @@ def train_command(
             grad_clip=(5.0 if task == "phase" else 0.0) if grad_clip < 0 else grad_clip, seed=seed,
             precision=precision, device=device, workers=workers, threads=threads, val_every=val_every,
             ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
-            low_memory=low_memory,
+            low_memory=low_memory, init_weights=init_weights,
             losses=default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch, recipe_name=loss_recipe),
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {})),
         )

@@ -156,3 +156,28 @@ def test_checkpoint_round_trip_as_enhancer(tmp_path):
     with torch.no_grad():
         out = model(noisy[:, :3001])
     assert out.shape == (2, 3001) and torch.isfinite(out).all()
+
+
+def test_map_target_adds_magnitude_where_the_input_has_none():
+    """map: output = gain * input + added term (compressed); its loss is the MSE of compressed magnitudes."""
+    from models import stft as S
+    from models.nets.masknet import mask_loss, mapped_magnitude
+
+    net = MaskNet(MASKNET_CONFIGS["tiny_map"])
+    mag = torch.zeros(1, net.cfg.stft.n_freqs, 20)
+    phase = torch.zeros_like(mag)
+    with torch.no_grad():
+        net.head.bias[net.cfg.stft.n_freqs:] = 3.0  # the added-term channel
+        out, phase_hat, est = net(mag, phase, return_estimate=True)
+    assert est.shape == (1, 2, net.cfg.stft.n_freqs, 20)
+    assert (est[:, 0] >= 0).all() and (est[:, 0] <= net.cfg.iam_max).all() and (est[:, 1] >= 0).all()
+    assert (out > 0.5).all() and torch.equal(phase_hat, phase)  # energy from an empty input, phase kept
+    with pytest.raises(ValueError, match="not a mask"):
+        net.mask(est)
+    # Known case: gain 1, nothing added -> the loss is MSE(|Y|^c, |S|^c).
+    noisy = torch.randn(2, net.cfg.stft.n_freqs, 7, dtype=torch.complex64)
+    clean = noisy * 0.5
+    ident = torch.stack((torch.ones(2, net.cfg.stft.n_freqs, 7), torch.zeros(2, net.cfg.stft.n_freqs, 7)), dim=1)
+    m_in, m_clean = S.mag_phase(noisy, net.cfg.stft)[0], S.mag_phase(clean, net.cfg.stft)[0]
+    torch.testing.assert_close(mapped_magnitude(ident, m_in), m_in)
+    torch.testing.assert_close(mask_loss(net.cfg, ident, noisy, clean), torch.mean((m_in - m_clean) ** 2))

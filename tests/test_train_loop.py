@@ -255,3 +255,53 @@ def test_masknet_trains_on_the_spectral_recipe(corpus, tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "s" / "log.jsonl").read_text().splitlines()]
     keys = {k for r in rows if r["kind"] == "train" for k in r}
     assert {"magnitude", "complex", "time"} <= keys and "mask" not in keys
+
+
+def test_init_weights_starts_from_the_given_checkpoint(corpus, tmp_path):
+    """--init-weights: step 0 holds the file's weights (not a random init); a resumed run ignores it."""
+    from models.checkpoint import load_checkpoint
+    from models.train.loop import Trainer
+
+    first = _cfg(corpus, arch="masknet", config_name="tiny_psm", steps=2, seed=7,
+                 losses=default_losses("denoise", arch="masknet"))
+    train(first, tmp_path / "a", quiet=True)
+    source = tmp_path / "a" / "model.safetensors"
+    saved = load_checkpoint(source).state_dict
+    tuned = replace(first, seed=8, init_weights=str(source))
+    trainer = Trainer(tuned, tmp_path / "b", quiet=True)
+    for key, tensor in trainer.net.state_dict().items():
+        assert torch.equal(tensor, saved[key]), key
+    fresh = Trainer(replace(first, seed=8), tmp_path / "c", quiet=True)
+    assert not all(torch.equal(v, saved[k]) for k, v in fresh.net.state_dict().items())
+    # After training steps, resuming continues from last.pt, not from the init file.
+    train(replace(tuned, steps=1), tmp_path / "b2", quiet=True)
+    resumed = Trainer(tuned, tmp_path / "b2", resume=True, quiet=True)
+    after = load_state(tmp_path / "b2" / "last.pt")["model"]
+    for key, tensor in resumed.net.state_dict().items():
+        assert torch.equal(tensor, after[key]), key
+    assert any(not torch.equal(after[k], saved[k]) for k in saved)
+
+
+def test_init_weights_of_another_network_is_refused(corpus, tmp_path):
+    first = _cfg(corpus, arch="masknet", config_name="tiny_psm", steps=1,
+                 losses=default_losses("denoise", arch="masknet"))
+    train(first, tmp_path / "a", quiet=True)
+    other = replace(first, config_name="tiny_map", init_weights=str(tmp_path / "a" / "model.safetensors"))
+    with pytest.raises(RunDirError, match="same --arch and --config"):
+        train(other, tmp_path / "b", quiet=True)
+    with pytest.raises(RunDirError, match="neither a checkpoint file nor a registered model"):
+        train(replace(first, init_weights="no-such-model"), tmp_path / "c", quiet=True)
+
+
+def test_masknet_map_learns_bandwidth_extension_loss(corpus, tmp_path):
+    """The map target trains on the bwe task through its magnitude loss and exports a usable model."""
+    cfg = _cfg(corpus, task="bwe", noise_dirs=(), arch="masknet", config_name="tiny_map", steps=3,
+               losses=default_losses("bwe", arch="masknet"))
+    train(cfg, tmp_path / "m", quiet=False)
+    rows = [json.loads(line) for line in (tmp_path / "m" / "log.jsonl").read_text().splitlines()]
+    losses = [r["mask"] for r in rows if r["kind"] == "train"]
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    from models.api import load_model
+
+    out = load_model(str(tmp_path / "m" / "model.safetensors"))(torch.randn(1, 4000) * 0.1)
+    assert out.shape == (1, 4000) and torch.isfinite(out).all()

@@ -20,6 +20,13 @@ What the estimate is, how it becomes a mask and which loss trains it ("the targe
 | cirm   | linear, 2 channels   | decompress (K=10, C=0.1)      | MSE to the compressed cIRM, both parts (Williamson 2016)|
 | orm    | linear               | decompress (K=10, C=0.1)      | MSE to the compressed ORM (it is unbounded and signed) |
 
+Beside the masks, one **mapping** variant, ``map`` (Xu et al. 2014's spectral mapping, with a gain
+so that bins that need no change pass through): two output channels, a gain ``g = iam_max *
+sigmoid`` on the input and a non-negative term ``a = softplus`` added to it, both in the compressed
+domain: |S|^c ~ g |Y|^c + a; the noisy phase is kept and the loss is the authors' magnitude loss,
+MSE of compressed magnitudes. A mask cannot put energy where the input has none; the added term
+can, which is what bandwidth extension needs (the band above the cut-off is empty in the input).
+
 The network follows gre's common interface: forward(mag_c, phase) -> (mag_c_hat, phase_hat).
 Real non-negative masks keep the noisy phase; a signed ORM flips it by pi where negative; the cIRM
 adds its own angle. ``forward(..., return_estimate=True)`` also returns the raw estimate, which
@@ -37,6 +44,8 @@ from torch import nn
 from models.config import STFTConfig
 
 MASK_TARGETS = ("ibm", "irm", "iam", "psm", "cirm", "orm")
+#: Every target a MaskNet can learn: the masks and the gain-plus-added-magnitude mapping.
+TARGETS = MASK_TARGETS + ("map",)
 
 
 @dataclass(frozen=True)
@@ -51,8 +60,8 @@ class MaskNetConfig:
     stft: STFTConfig = field(default_factory=STFTConfig)
 
     def __post_init__(self):
-        if self.target not in MASK_TARGETS:
-            raise ValueError(f"unknown mask target {self.target!r}; known: {', '.join(MASK_TARGETS)}")
+        if self.target not in TARGETS:
+            raise ValueError(f"unknown mask target {self.target!r}; known: {', '.join(TARGETS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,12 +78,12 @@ class MaskNetConfig:
 #: Named configs: one per target (``--arch masknet --config psm``), ``standard`` (= irm), and
 #: ``tiny`` / ``tiny_<target>`` for tests.
 MASKNET_CONFIGS: dict[str, MaskNetConfig] = {
-    **{t: MaskNetConfig(target=t) for t in MASK_TARGETS},
+    **{t: MaskNetConfig(target=t) for t in TARGETS},
     "standard": MaskNetConfig(),  # the IRM; the default name of `gre train --config`
     # A deeper variant for shipped models: two bi-GRU layers of 192 units (about 1.5 M parameters).
-    **{f"{t}_large": MaskNetConfig(target=t, hidden=192, gru_layers=2) for t in MASK_TARGETS},
+    **{f"{t}_large": MaskNetConfig(target=t, hidden=192, gru_layers=2) for t in TARGETS},
     "tiny": MaskNetConfig(conv_channels=2, hidden=8),
-    **{f"tiny_{t}": MaskNetConfig(target=t, conv_channels=2, hidden=8) for t in MASK_TARGETS},
+    **{f"tiny_{t}": MaskNetConfig(target=t, conv_channels=2, hidden=8) for t in TARGETS},
 }
 
 
@@ -98,7 +107,7 @@ class MaskNet(nn.Module):
         self.conv_down = nn.Conv2d(c, c, (3, 3), stride=(1, 2), padding=(1, 1))
         self.frame_proj = nn.Linear(c * ((nf + 2 - 3) // 2 + 1), h)
         self.gru = nn.GRU(h, h, num_layers=self.cfg.gru_layers, batch_first=True, bidirectional=True)
-        self.out_channels = 2 if self.cfg.target == "cirm" else 1
+        self.out_channels = 2 if self.cfg.target in ("cirm", "map") else 1
         self.head = nn.Linear(2 * h, self.out_channels * nf)
 
     @property
@@ -106,7 +115,7 @@ class MaskNet(nn.Module):
         return self.cfg.target
 
     def estimate(self, mag: torch.Tensor) -> torch.Tensor:
-        """Raw estimate from the compressed magnitude [B, F, T] -> [B, k, F, T] (k = 2 for cirm)."""
+        """Raw estimate from the compressed magnitude [B, F, T] -> [B, k, F, T] (k = 2 for cirm and map)."""
         b, nf, t = mag.shape
         x = F.elu(self.conv_in(mag.transpose(1, 2).unsqueeze(1)))  # [B, C, T, F]
         x = F.elu(self.conv_down(x))  # [B, C, T, F/2]
@@ -119,11 +128,15 @@ class MaskNet(nn.Module):
             return torch.sigmoid(x)
         if target == "iam":
             return self.cfg.iam_max * torch.sigmoid(x)
+        if target == "map":  # (gain, added compressed magnitude)
+            return torch.stack((self.cfg.iam_max * torch.sigmoid(x[:, 0]), F.softplus(x[:, 1])), dim=1)
         return x  # ibm logits; cirm / orm compressed values
 
     def mask(self, estimate: torch.Tensor) -> torch.Tensor:
         """Estimate [B, k, F, T] -> mask [B, F, T] (complex for cirm) that multiplies the noisy STFT."""
         target = self.cfg.target
+        if target == "map":
+            raise ValueError("the map target is a mapping, not a mask: use forward() or mapped_magnitude()")
         if target == "ibm":
             return torch.sigmoid(estimate[:, 0])
         if target == "cirm":
@@ -143,7 +156,10 @@ class MaskNet(nn.Module):
 
     def forward(self, mag: torch.Tensor, phase: torch.Tensor, return_estimate: bool = False):
         estimate = self.estimate(mag)
-        mag_hat, phase_hat = self.apply(self.mask(estimate), mag, phase)
+        if self.cfg.target == "map":
+            mag_hat, phase_hat = mapped_magnitude(estimate, mag), phase
+        else:
+            mag_hat, phase_hat = self.apply(self.mask(estimate), mag, phase)
         if return_estimate:
             return mag_hat, phase_hat, estimate
         return mag_hat, phase_hat
@@ -154,6 +170,11 @@ class MaskNet(nn.Module):
         return mask_loss(self.cfg, estimate, noisy_spec, clean_spec)
 
 
+def mapped_magnitude(estimate: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
+    """The map target's output: gain * input + added term, compressed magnitudes [B, F, T]."""
+    return estimate[:, 0] * mag + estimate[:, 1]
+
+
 def mask_loss(cfg: MaskNetConfig, estimate: torch.Tensor, noisy_spec: torch.Tensor,
               clean_spec: torch.Tensor) -> torch.Tensor:
     """See :meth:`MaskNet.mask_loss`; the table in the module docstring gives each target's loss."""
@@ -162,6 +183,12 @@ def mask_loss(cfg: MaskNetConfig, estimate: torch.Tensor, noisy_spec: torch.Tens
     estimate = estimate.float()
     noisy_spec, clean_spec = noisy_spec.to(torch.complex64), clean_spec.to(torch.complex64)
     noise_spec = noisy_spec - clean_spec
+    if target == "map":
+        # The authors' magnitude loss on what the network outputs (compressed magnitudes).
+        from models.stft import mag_phase
+
+        mag_in, mag_clean = mag_phase(noisy_spec, cfg.stft)[0], mag_phase(clean_spec, cfg.stft)[0]
+        return F.mse_loss(mapped_magnitude(estimate, mag_in), mag_clean)
     ideal = masks.ideal_mask(target, clean_spec, noise_spec)
     if target == "ibm":
         return F.binary_cross_entropy_with_logits(estimate[:, 0], ideal)
@@ -184,7 +211,8 @@ def _register() -> None:
 
     register_architecture(Architecture(
         "masknet", MaskNet, MaskNetConfig.from_dict, MASKNET_CONFIGS,
-        "mask estimation (conv + bi-GRU) with a selectable target: ibm, irm, iam, psm, cirm, orm (baseline)",
+        "mask estimation (conv + bi-GRU) with a selectable target: ibm, irm, iam, psm, cirm, orm, or map "
+        "(gain + added magnitude, for bandwidth extension) (baseline)",
     ))
 
 

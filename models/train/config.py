@@ -52,6 +52,10 @@ class TrainConfig:
     low_memory: bool = False
     losses: LossWeights = field(default_factory=LossWeights)
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
+    #: Start from these weights instead of a random initialisation (fine-tuning): a gre
+    #: safetensors checkpoint or a registered model name, of the same architecture and config.
+    #: Used only when the run starts; a resumed run continues from its own last.pt.
+    init_weights: str = ""
 
     #: Fields that may change when a run is resumed (they do not change what is learnt).
     RESUMABLE = ("steps", "workers", "threads", "device", "val_every", "ckpt_every", "log_every",

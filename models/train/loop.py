@@ -122,6 +122,41 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[Trai
     return cfg, has_ckpt
 
 
+def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
+    """The state dict that ``--init-weights SOURCE`` starts a run from.
+
+    ``source``: a gre checkpoint file or a registered model name. Its architecture and network
+    config must be the run's (fine-tuning continues the same network); otherwise a RunDirError
+    names the file and what it holds.
+    """
+    from dataclasses import asdict
+
+    from models.checkpoint import CheckpointError, load_checkpoint
+    from models.registry import get_entry
+
+    path = Path(source)
+    if not path.is_file():
+        try:
+            entry = get_entry(source)
+        except ValueError:
+            raise RunDirError(f"--init-weights {source}: neither a checkpoint file nor a registered model "
+                              "(gre models lists them)") from None
+        if entry.weights_path is None or not entry.weights_path.is_file():
+            raise RunDirError(f"--init-weights {source}: the registered model has no weights file here")
+        path = entry.weights_path
+    try:
+        loaded = load_checkpoint(path)
+    except CheckpointError as err:
+        raise RunDirError(f"--init-weights: {err}") from None
+    import json
+
+    wanted = json.loads(json.dumps(asdict(net_cfg)))  # as stored: tuples become lists
+    if loaded.arch != arch or loaded.config != wanted:
+        raise RunDirError(f"--init-weights {path}: holds a {loaded.arch} network (config {loaded.config_name!r}) "
+                          f"that is not this run's --arch {arch} config; fine-tune with the same --arch and --config")
+    return loaded.state_dict
+
+
 class Trainer:
     """Holds the run's modules, optimisers and data; :meth:`run` trains to ``cfg.steps``."""
 
@@ -139,6 +174,9 @@ class Trainer:
         _barrier(self.dist)
         cfg, has_ckpt = prepare_run_dir(cfg, self.run_dir, resume)
         self.cfg = cfg
+        # Checked before the corpus scan: a wrong --init-weights fails at once.
+        init_state = (initial_weights(cfg.init_weights, cfg.arch, named_config(cfg.arch, cfg.config_name))
+                      if cfg.init_weights and not has_ckpt else None)
         self.log = RunLog(self.run_dir, cfg.steps, 0, enabled=self.dist.main and not quiet)
         self.stft_cfg = named_config(cfg.arch, cfg.config_name).stft
         self._build_data()
@@ -168,7 +206,9 @@ class Trainer:
         self.elapsed_s = 0.0
         if has_ckpt:
             self._load(self.run_dir / "last.pt")
-        elif resume and self.dist.main:
+        elif init_state is not None:
+            self.net.load_state_dict(init_state)
+        if not has_ckpt and resume and self.dist.main:
             self.log.message(f"{self.run_dir}: no checkpoint yet, starting from step 0")
         if cfg.grad_checkpoint:
             enable_grad_checkpointing(self.net)
