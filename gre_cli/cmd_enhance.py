@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -20,6 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from models.batch_enhance import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, EnhanceOptions, FileResult, Summary
 from models.registry import TASKS
+
+#: Tasks whose output is wideband even when the input is not (see EnhanceOptions.widen_to_model_rate).
+WIDENING_TASKS = ("bwe", "universal")
 
 
 class _RichProgress:
@@ -91,7 +95,7 @@ def enhance_command(
     skip_existing: bool = typer.Option(True, "--skip-existing/--overwrite", help="Skip inputs whose output exists, or overwrite them."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write one JSON line per input to this file."),
     shard: Optional[str] = typer.Option(None, "--shard", help="K/N: process the K-th of N deterministic slices (K from 1)."),
-    out_sample_rate: Optional[int] = typer.Option(None, "--out-sample-rate", help="Output rate in Hz (default: the input's rate)."),
+    out_sample_rate: Optional[int] = typer.Option(None, "--out-sample-rate", help="Output rate in Hz (default: the input's rate; for bwe and universal at least the model's 16 kHz, so narrowband input comes out wideband)."),
     mono: bool = typer.Option(False, "--mono", help="Downmix to one channel (default: enhance every channel)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads for the model (default: torch's choice; 1 is best on a busy machine)."),
     streams: Optional[int] = typer.Option(None, "--streams", help="CPU: chunks run as this many concurrent one-thread model calls (default: --threads; 1 = one call using all threads)."),
@@ -129,6 +133,11 @@ def enhance_command(
         raise _usage_error(err, str(problem)) from None
     if task is not None and model.info is not None and task not in model.info.tasks:
         raise _usage_error(err, f"{name} is not trained for --task {task} (it does: {', '.join(model.info.tasks)})")
+    # Widen narrowband input when the run does bandwidth extension: the task asked for, or, with
+    # --model/--checkpoint alone, a model that does nothing else.
+    served = (task,) if task is not None else (model.info.tasks if model.info is not None else ())
+    if out_sample_rate is None and served and all(t in WIDENING_TASKS for t in served):
+        options = replace(options, widen_to_model_rate=True)
 
     signal.signal(signal.SIGTERM, _raise_interrupt)
     show_bar = not quiet and err.is_terminal

@@ -65,7 +65,11 @@ class EnhanceOptions:
     precision: str = "fp32"
     skip_existing: bool = True  # False: overwrite existing outputs
     mono: bool = False  # downmix to one channel before enhancing
-    out_sample_rate_hz: int | None = None  # None: the input's rate
+    out_sample_rate_hz: int | None = None  # None: the input's rate (see widen_to_model_rate)
+    #: Bandwidth extension: without out_sample_rate_hz, an input below the model's rate comes out
+    #: at the model's rate (an 8 kHz call becomes 16 kHz wideband speech instead of being
+    #: extended and then resampled back down, which would throw the new band away).
+    widen_to_model_rate: bool = False
     shard: Shard | None = None
     report_path: Path | None = None
     streams: int | None = None  # concurrent single-threaded model calls on CPU; None: see stream_count()
@@ -224,6 +228,8 @@ class _Run:
         job = self.jobs[head.job]
         info = head.info
         out_rate = self.options.out_sample_rate_hz or info.sample_rate_hz
+        if self.options.out_sample_rate_hz is None and self.options.widen_to_model_rate:
+            out_rate = max(out_rate, self.rate)
         target = info.frames if out_rate == info.sample_rate_hz else int(round(info.frames * out_rate / info.sample_rate_hz))
         started = time.perf_counter()
         try:

@@ -188,3 +188,30 @@ def test_progress_bar_shows_files_audio_hours_and_speed_on_a_terminal():
     text = buf.getvalue()
     assert "2/3" in text and "0.500 h audio" in text and "x real time" in text
     assert "error: b.wav: not a readable audio file" in text
+
+
+def test_bandwidth_extension_outputs_wideband_from_narrowband_input(gre, tmp_path):
+    """bwe (and universal): an 8 kHz input comes out at the model's 16 kHz unless --out-sample-rate says
+    otherwise; a denoiser keeps the input's rate."""
+    import torch
+
+    from models.architectures import build_network, named_config
+    from models.checkpoint import save_checkpoint
+
+    cfg = named_config("masknet", "tiny_map")
+    torch.manual_seed(0)
+    for task in ("bwe", "denoise"):
+        save_checkpoint(tmp_path / f"{task}.safetensors", build_network("masknet", cfg).state_dict(), arch="masknet",
+                        config=cfg, config_name="tiny_map", sample_rate_hz=16000, tasks=(task,))
+    (tmp_path / "in").mkdir()
+    sf.write(tmp_path / "in" / "call.wav", speech(1.0, rate=8000)[:, 0], 8000, subtype="PCM_16")
+    common = ["--threads", "1", "--workers", "0"]
+    cases = {"bwe": (["--checkpoint", tmp_path / "bwe.safetensors"], 16000),
+             "bwe-task": (["--task", "bwe", "--checkpoint", tmp_path / "bwe.safetensors"], 16000),
+             "bwe-8k": (["--checkpoint", tmp_path / "bwe.safetensors", "--out-sample-rate", "8000"], 8000),
+             "denoise": (["--checkpoint", tmp_path / "denoise.safetensors"], 8000)}
+    for name, (args, rate) in cases.items():
+        result = run(gre, tmp_path / "in", tmp_path / name, *args, *common)
+        assert result.returncode == 0, result.stderr.decode()
+        info = sf.info(tmp_path / name / "call.wav")
+        assert (info.samplerate, info.frames) == (rate, rate), name  # 1 s at the output rate
