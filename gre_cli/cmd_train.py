@@ -46,6 +46,10 @@ def train_command(
     noise_augment: bool = typer.Option(False, "--noise-augment/--no-noise-augment",
                                        help="Vary the noise beyond the noise folder: babble from other training "
                                        "speech, coloured Gaussian noise, two recordings mixed (off: the authors' recipe)."),
+    band_limit_augment: bool = typer.Option(False, "--band-limit-augment/--no-band-limit-augment",
+                                            help="bwe: most inputs also get a low-pass of random steepness at "
+                                            "0.75-1 x the cut-off, like real narrowband audio (off: the authors' "
+                                            "brick-wall resampling only)."),
     loss_recipe: str = typer.Option("auto", "--loss-recipe",
                                     help="auto: the architecture's own (mask target loss for masknet, the authors' "
                                     "spectral recipe otherwise); target: the mask target's loss; spectral: the "
@@ -61,7 +65,7 @@ def train_command(
     """Train on clean speech degraded on the fly; resumable, validated, logged to the run dir."""
     from dataclasses import replace
 
-    from models.data.degrade import NOISE_AUGMENT, DegradeConfig
+    from models.data.degrade import BAND_LIMIT_AUGMENT, NOISE_AUGMENT, DegradeConfig
     from models.data.files import CorpusError
     from models.train import TrainConfig, train
     from models.train.config import default_losses
@@ -79,7 +83,8 @@ def train_command(
             ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
             low_memory=low_memory, init_weights=init_weights,
             losses=default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch, recipe_name=loss_recipe),
-            degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {})),
+            degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {}),
+                            **(BAND_LIMIT_AUGMENT if band_limit_augment else {})),
         )
         from models.architectures import named_config
 

@@ -185,3 +185,43 @@ def test_each_noise_augmentation_keeps_the_asked_snr(tmp_path, kind):
         noise = crops.sample(0)[0] - crops.sample(0)[1]
         power = np.abs(np.fft.rfft(noise)) ** 2
         assert power[:1000].mean() / power[3000:].mean() > 3.0
+
+
+def _band_energy(x: np.ndarray, lo_hz: float, hi_hz: float) -> float:
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / D.SAMPLE_RATE_HZ)
+    return float(spec[(f >= lo_hz) & (f < hi_hz)].sum())
+
+
+def test_low_pass_is_3_db_down_at_its_corner_and_steep_above():
+    t = np.arange(D.SAMPLE_RATE_HZ) / D.SAMPLE_RATE_HZ
+    rms = lambda y: np.sqrt(np.mean(y[2000:-2000] ** 2))  # noqa: E731 - away from the edges
+    for freq, expected in ((500.0, 1.0), (3000.0, 1 / np.sqrt(2)), (4500.0, 1 / np.sqrt(1 + 1.5 ** 16))):
+        x = np.sin(2 * np.pi * freq * t).astype(np.float32)
+        assert rms(D.low_pass(x, 3000.0, 8)) / rms(x) == pytest.approx(expected, rel=0.02, abs=1e-3), freq
+
+
+def test_band_limit_rolloff_removes_more_below_the_cutoff_and_nothing_passes_above():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(D.SAMPLE_RATE_HZ).astype(np.float32)
+    plain = D.band_limit(x, 4000.0)
+    rolled = D.band_limit(x, 4000.0, rolloff=(3000.0, 12))
+    assert _band_energy(rolled, 4100, 8000) < 1e-6 * _band_energy(x, 4100, 8000)
+    # Between the corner and the cut-off the roll-off removes most of what plain band limiting keeps.
+    assert _band_energy(rolled, 3300, 3900) < 0.1 * _band_energy(plain, 3300, 3900)
+    assert _band_energy(rolled, 100, 2500) == pytest.approx(_band_energy(plain, 100, 2500), rel=0.02)
+
+
+def test_band_limit_augment_draws_within_its_ranges_and_off_changes_no_draw():
+    on = D.DegradeConfig(**D.BAND_LIMIT_AUGMENT)
+    draws = [D.draw_case("bwe", on, np.random.default_rng(i)) for i in range(400)]
+    rolled = [d for d in draws if d.rolloff is not None]
+    assert 0.65 < len(rolled) / len(draws) < 0.85  # probability 0.75
+    for d in rolled:
+        corner, order = d.rolloff
+        assert 0.75 * d.cutoff_hz <= corner <= d.cutoff_hz and 4 <= order <= 24
+    # Off (the default): no roll-off and the generator advances exactly as before the option existed.
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    assert D.draw_case("bwe", D.DegradeConfig(), a).rolloff is None
+    b.choice(D.DegradeConfig().bwe_cutoffs_hz)
+    assert a.random() == b.random()

@@ -53,6 +53,15 @@ class DegradeConfig:
     babble_prob: float = 0.0
     colored_noise_prob: float = 0.0
     second_noise_prob: float = 0.0
+    #: Band-limit augmentation (off by default, the authors' recipe; ``gre train --band-limit-augment``
+    #: turns it on): with this probability the input first goes through a zero-phase low-pass of
+    #: random steepness (Butterworth magnitude, order in ``bwe_rolloff_orders``) at a random fraction
+    #: (``bwe_rolloff_fraction``) of the cut-off, then through the resampling as usual. Real narrowband
+    #: audio (telephone channels, codecs, other resamplers) rolls off below its Nyquist frequency;
+    #: a model that has only seen one brick-wall filter mistakes that band for missing content.
+    bwe_rolloff_prob: float = 0.0
+    bwe_rolloff_fraction: tuple[float, float] = (0.75, 1.0)
+    bwe_rolloff_orders: tuple[int, int] = (4, 24)
 
     @property
     def augments_noise(self) -> bool:
@@ -61,6 +70,8 @@ class DegradeConfig:
 
 #: The probabilities `gre train --noise-augment` sets.
 NOISE_AUGMENT = dict(babble_prob=0.15, colored_noise_prob=0.1, second_noise_prob=0.3)
+#: What `gre train --band-limit-augment` sets.
+BAND_LIMIT_AUGMENT = dict(bwe_rolloff_prob=0.75)
 
 
 def colored_noise(n: int, alpha: float, rng: np.random.Generator) -> np.ndarray:
@@ -164,11 +175,26 @@ def reverberate(clean: np.ndarray, rir: np.ndarray) -> tuple[np.ndarray, np.ndar
     return pad(reverberant).astype(clean.dtype), pad(target).astype(clean.dtype)
 
 
-def band_limit(x: np.ndarray, cutoff_hz: float, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+def low_pass(x: np.ndarray, corner_hz: float, order: int, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """Zero-phase low-pass of ``x`` [N]: gain 1 / sqrt(1 + (f / corner)^(2 order)) (a Butterworth
+    magnitude, -3 dB at ``corner_hz``) applied in the frequency domain of the whole signal."""
+    n = len(x)
+    size = 1 << max(n - 1, 1).bit_length()  # zero padding keeps the circular wrap negligible
+    f = np.fft.rfftfreq(size, 1.0 / sample_rate_hz)
+    gain = 1.0 / np.sqrt(1.0 + (f / corner_hz) ** (2 * order))
+    y = np.fft.irfft(np.fft.rfft(np.asarray(x, dtype=np.float64), size) * gain, size)[:n]
+    return y.astype(x.dtype, copy=False)
+
+
+def band_limit(x: np.ndarray, cutoff_hz: float, sample_rate_hz: int = SAMPLE_RATE_HZ,
+               rolloff: tuple[float, int] | None = None) -> np.ndarray:
     """Resample ``x`` down to 2 x ``cutoff_hz`` and back (soxr, very high quality); same length.
 
+    ``rolloff`` (corner in Hz, order): first a :func:`low_pass` there (see DegradeConfig.bwe_rolloff_prob).
     A cut-off at or above the Nyquist frequency returns ``x`` unchanged.
     """
+    if rolloff is not None:
+        x = low_pass(x, rolloff[0], rolloff[1], sample_rate_hz)
     low_rate = 2 * cutoff_hz
     if low_rate >= sample_rate_hz:
         return x.copy()
@@ -198,6 +224,8 @@ class Degradation:
     snr_db: float | None = None
     cutoff_hz: float | None = None
     reverb: bool = False
+    #: (corner Hz, order) of the extra low-pass before band limiting, or None.
+    rolloff: tuple[float, int] | None = None
 
 
 def draw_case(task: str, cfg: DegradeConfig, rng: np.random.Generator) -> Degradation:
@@ -210,7 +238,8 @@ def draw_case(task: str, cfg: DegradeConfig, rng: np.random.Generator) -> Degrad
     if task == "dereverb":
         return Degradation("only_reverb", reverb=True)
     if task == "bwe":
-        return Degradation("only_bandlimit", cutoff_hz=float(rng.choice(cfg.bwe_cutoffs_hz)))
+        cutoff = float(rng.choice(cfg.bwe_cutoffs_hz))
+        return Degradation("only_bandlimit", cutoff_hz=cutoff, rolloff=draw_rolloff(cutoff, cfg, rng))
     if task == "phase":
         return Degradation("clean")
     case = UNIVERSAL_CASES[int(rng.integers(0, len(UNIVERSAL_CASES)))]
@@ -222,6 +251,14 @@ def draw_case(task: str, cfg: DegradeConfig, rng: np.random.Generator) -> Degrad
         "noise_bandlimit": lambda: Degradation(case, snr_db=snr(), cutoff_hz=4000.0),
         "noise_reverb_bandlimit": lambda: Degradation(case, snr_db=snr(), cutoff_hz=4000.0, reverb=True),
     }[case]()
+
+
+def draw_rolloff(cutoff_hz: float, cfg: DegradeConfig, rng: np.random.Generator) -> tuple[float, int] | None:
+    """The extra low-pass of a band-limited sample (corner Hz, order), or None (no draw when off)."""
+    if cfg.bwe_rolloff_prob <= 0 or rng.random() >= cfg.bwe_rolloff_prob:
+        return None
+    corner = cutoff_hz * float(rng.uniform(*cfg.bwe_rolloff_fraction))
+    return corner, int(rng.integers(cfg.bwe_rolloff_orders[0], cfg.bwe_rolloff_orders[1] + 1))
 
 
 def needs_noise(task: str) -> bool:
@@ -249,5 +286,5 @@ def apply(clean: np.ndarray, deg: Degradation, noise: np.ndarray | None, rir: np
             raise ValueError("this degradation needs a noise signal")
         x = add_noise(x, noise, deg.snr_db, cfg.sample_rate_hz)
     if deg.cutoff_hz is not None:
-        x = band_limit(x, deg.cutoff_hz, cfg.sample_rate_hz)
+        x = band_limit(x, deg.cutoff_hz, cfg.sample_rate_hz, deg.rolloff)
     return x, target

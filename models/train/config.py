@@ -96,7 +96,7 @@ class TrainConfig:
             values["losses"] = LossWeights.from_dict(values["losses"])
         if isinstance(values.get("degrade"), dict):
             d = dict(values["degrade"])
-            for k in ("snr_range_db", "level_range_dbfs", "bwe_cutoffs_hz"):
+            for k in ("snr_range_db", "level_range_dbfs", "bwe_cutoffs_hz", "bwe_rolloff_fraction", "bwe_rolloff_orders"):
                 if k in d:
                     d[k] = tuple(d[k])
             values["degrade"] = DegradeConfig(**d)
