@@ -133,7 +133,9 @@ def test_kill_9_leaves_no_partial_output_and_a_rerun_finishes(gre, tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_cleans_up_and_exits_130(gre, tmp_path, sig):
-    inp = tree(tmp_path / "in", {"z_long.wav": 12.0})
+    # Long enough that the run is still going when the signal lands, even on a loaded machine
+    # (with 12 s a starved test process once saw the run finish before it could signal it).
+    inp = tree(tmp_path / "in", {"z_long.wav": 60.0})
     out = tmp_path / "out"
     proc = subprocess.Popen([gre, "enhance", str(inp), str(out), *TINY], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
