@@ -47,9 +47,9 @@ def train_command(
                                        help="Vary the noise beyond the noise folder: babble from other training "
                                        "speech, coloured Gaussian noise, two recordings mixed (off: the authors' recipe)."),
     band_limit_augment: bool = typer.Option(False, "--band-limit-augment/--no-band-limit-augment",
-                                            help="bwe: most inputs also get a low-pass of random steepness at "
-                                            "0.75-1 x the cut-off, like real narrowband audio (off: the authors' "
-                                            "brick-wall resampling only)."),
+                                            help="bwe: like real narrowband files, most inputs also get a low-pass "
+                                            "of random steepness at 0.75-1 x the cut-off and are rounded to 16-bit "
+                                            "PCM (off: the authors' brick-wall resampling of float audio only)."),
     loss_recipe: str = typer.Option("auto", "--loss-recipe",
                                     help="auto: the architecture's own (mask target loss for masknet, the authors' "
                                     "spectral recipe otherwise); target: the mask target's loss; spectral: the "

@@ -62,6 +62,10 @@ class DegradeConfig:
     bwe_rolloff_prob: float = 0.0
     bwe_rolloff_fraction: tuple[float, float] = (0.75, 1.0)
     bwe_rolloff_orders: tuple[int, int] = (4, 24)
+    #: With this probability the band-limited input is rounded to 16-bit PCM at a level drawn from
+    #: ``level_range_dbfs``: real files are 16-bit, and their quantisation noise fills the empty band
+    #: (a model trained on float input only mistakes that noise for content and degrades it).
+    bwe_quantize_prob: float = 0.0
 
     @property
     def augments_noise(self) -> bool:
@@ -71,7 +75,7 @@ class DegradeConfig:
 #: The probabilities `gre train --noise-augment` sets.
 NOISE_AUGMENT = dict(babble_prob=0.15, colored_noise_prob=0.1, second_noise_prob=0.3)
 #: What `gre train --band-limit-augment` sets.
-BAND_LIMIT_AUGMENT = dict(bwe_rolloff_prob=0.75)
+BAND_LIMIT_AUGMENT = dict(bwe_rolloff_prob=0.75, bwe_quantize_prob=0.75)
 
 
 def colored_noise(n: int, alpha: float, rng: np.random.Generator) -> np.ndarray:
@@ -186,6 +190,17 @@ def low_pass(x: np.ndarray, corner_hz: float, order: int, sample_rate_hz: int = 
     return y.astype(x.dtype, copy=False)
 
 
+def quantize_16bit(x: np.ndarray, level_dbfs: float, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """``x`` as a 16-bit PCM file at active level ``level_dbfs`` would hold it: scaled to the level,
+    clipped to full scale, rounded to the 16-bit grid, scaled back (same level as ``x``)."""
+    power = active_power(x, sample_rate_hz)
+    if power <= 0:
+        return x.copy()
+    gain = 10 ** (level_dbfs / 20) / np.sqrt(power)
+    q = np.round(np.clip(np.asarray(x, dtype=np.float64) * gain, -1.0, 32767 / 32768) * 32768) / 32768
+    return (q / gain).astype(x.dtype, copy=False)
+
+
 def band_limit(x: np.ndarray, cutoff_hz: float, sample_rate_hz: int = SAMPLE_RATE_HZ,
                rolloff: tuple[float, int] | None = None) -> np.ndarray:
     """Resample ``x`` down to 2 x ``cutoff_hz`` and back (soxr, very high quality); same length.
@@ -226,6 +241,8 @@ class Degradation:
     reverb: bool = False
     #: (corner Hz, order) of the extra low-pass before band limiting, or None.
     rolloff: tuple[float, int] | None = None
+    #: Active level (dBFS) at which the input is rounded to 16-bit PCM, or None (kept as float).
+    quantize_level_dbfs: float | None = None
 
 
 def draw_case(task: str, cfg: DegradeConfig, rng: np.random.Generator) -> Degradation:
@@ -239,7 +256,11 @@ def draw_case(task: str, cfg: DegradeConfig, rng: np.random.Generator) -> Degrad
         return Degradation("only_reverb", reverb=True)
     if task == "bwe":
         cutoff = float(rng.choice(cfg.bwe_cutoffs_hz))
-        return Degradation("only_bandlimit", cutoff_hz=cutoff, rolloff=draw_rolloff(cutoff, cfg, rng))
+        rolloff = draw_rolloff(cutoff, cfg, rng)
+        quantize = None
+        if cfg.bwe_quantize_prob > 0 and rng.random() < cfg.bwe_quantize_prob:
+            quantize = float(rng.uniform(*cfg.level_range_dbfs))
+        return Degradation("only_bandlimit", cutoff_hz=cutoff, rolloff=rolloff, quantize_level_dbfs=quantize)
     if task == "phase":
         return Degradation("clean")
     case = UNIVERSAL_CASES[int(rng.integers(0, len(UNIVERSAL_CASES)))]
@@ -287,4 +308,6 @@ def apply(clean: np.ndarray, deg: Degradation, noise: np.ndarray | None, rir: np
         x = add_noise(x, noise, deg.snr_db, cfg.sample_rate_hz)
     if deg.cutoff_hz is not None:
         x = band_limit(x, deg.cutoff_hz, cfg.sample_rate_hz, deg.rolloff)
+    if deg.quantize_level_dbfs is not None:
+        x = quantize_16bit(x, deg.quantize_level_dbfs, cfg.sample_rate_hz)
     return x, target

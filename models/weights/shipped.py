@@ -6,9 +6,23 @@ ship a model again, or edit shipped.json and call models.shipping.manifest.regen
 from models.registry import RegistryEntry, register  # noqa: F401
 
 register(RegistryEntry(
+    name='masknet-map-bwe', arch='masknet', config_name='map',
+    tasks=('bwe',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-map-bwe.safetensors',
+    sha256='f74e8fca8d63bcd51c66bfe6bccb1df6b29bdcc770cb9faa5b194cf7b8d74c13',
+    source='gre train run bwe-map-aug, best weights (step 1500); model card masknet-map-bwe.md',
+), default_for=('bwe',))
+register(RegistryEntry(
     name='masknet-psm-denoise', arch='masknet', config_name='psm',
     tasks=('denoise',), mode='enhance', sample_rate_hz=16000,
     weights_file='masknet-psm-denoise.safetensors',
     sha256='f7409bc9731e8b09545c8baba81aba39eabccae0c16b952c65946a94f232735a',
     source='gre train run denoise-psm, best weights (step 6500); model card masknet-psm-denoise.md',
 ), default_for=('denoise',))
+register(RegistryEntry(
+    name='masknet-psm-dereverb', arch='masknet', config_name='psm',
+    tasks=('dereverb',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-psm-dereverb.safetensors',
+    sha256='0c95c7051562930b15ae3cbfe9376ca800648c312803cac57863b4a60ebfaa5e',
+    source='gre train run dereverb-psm, best weights (step 5000); model card masknet-psm-dereverb.md',
+), default_for=('dereverb',))
