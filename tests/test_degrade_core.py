@@ -225,3 +225,16 @@ def test_band_limit_augment_draws_within_its_ranges_and_off_changes_no_draw():
     assert D.draw_case("bwe", D.DegradeConfig(), a).rolloff is None
     b.choice(D.DegradeConfig().bwe_cutoffs_hz)
     assert a.random() == b.random()
+
+
+def test_quantize_16bit_puts_the_input_on_the_16_bit_grid_at_the_asked_level():
+    rng = np.random.default_rng(4)
+    x = (0.01 * rng.standard_normal(8000)).astype(np.float32)
+    y = D.quantize_16bit(x, -30.0)
+    gain = 10 ** (-30.0 / 20) / np.sqrt(D.active_power(x))
+    steps = y.astype(np.float64) * gain * 32768
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-3)  # integer PCM codes at that level
+    assert np.sqrt(np.mean((y - x) ** 2)) * gain == pytest.approx(1 / 32768 / np.sqrt(12), rel=0.1)
+    draws = [D.draw_case("bwe", D.DegradeConfig(**D.BAND_LIMIT_AUGMENT), np.random.default_rng(i)) for i in range(200)]
+    levels = [d.quantize_level_dbfs for d in draws if d.quantize_level_dbfs is not None]
+    assert 0.6 < len(levels) / len(draws) < 0.9 and all(-35.0 <= v <= -15.0 for v in levels)
