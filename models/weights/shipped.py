@@ -6,13 +6,6 @@ ship a model again, or edit shipped.json and call models.shipping.manifest.regen
 from models.registry import RegistryEntry, register  # noqa: F401
 
 register(RegistryEntry(
-    name='masknet-map-bwe', arch='masknet', config_name='map',
-    tasks=('bwe',), mode='enhance', sample_rate_hz=16000,
-    weights_file='masknet-map-bwe.safetensors',
-    sha256='f74e8fca8d63bcd51c66bfe6bccb1df6b29bdcc770cb9faa5b194cf7b8d74c13',
-    source='gre train run bwe-map-aug, best weights (step 1500); model card masknet-map-bwe.md',
-), default_for=('bwe',))
-register(RegistryEntry(
     name='masknet-psm-denoise', arch='masknet', config_name='psm',
     tasks=('denoise',), mode='enhance', sample_rate_hz=16000,
     weights_file='masknet-psm-denoise.safetensors',
