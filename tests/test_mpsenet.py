@@ -294,7 +294,8 @@ def test_batch_first_bug_mixes_utterances_only_when_on(bug):
         assert not torch.allclose(first, first_changed_neighbour, atol=1e-4)
     else:
         torch.testing.assert_close(first, first_changed_neighbour, rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(first, alone, rtol=1e-5, atol=1e-5)
+        # Batch 1 vs 2 may take other fp32 kernels (summation order): 1e-4 rad, not bit equality.
+        torch.testing.assert_close(first, alone, rtol=1e-4, atol=1e-4)
 
 
 def test_long_phase_keeps_input_magnitude_and_trains():
