@@ -19,11 +19,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from models.batch_enhance import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, EnhanceOptions, FileResult, Summary
+from models.batch_enhance import (DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, EnhanceOptions, FileResult, Summary,
+                                  widens_bandwidth)
 from models.registry import TASKS
-
-#: Tasks whose output is wideband even when the input is not (see EnhanceOptions.widen_to_model_rate).
-WIDENING_TASKS = ("bwe", "universal")
 
 
 class _RichProgress:
@@ -133,10 +131,8 @@ def enhance_command(
         raise _usage_error(err, str(problem)) from None
     if task is not None and model.info is not None and task not in model.info.tasks:
         raise _usage_error(err, f"{name} is not trained for --task {task} (it does: {', '.join(model.info.tasks)})")
-    # Widen narrowband input when the run does bandwidth extension: the task asked for, or, with
-    # --model/--checkpoint alone, a model that does nothing else.
-    served = (task,) if task is not None else (model.info.tasks if model.info is not None else ())
-    if out_sample_rate is None and served and all(t in WIDENING_TASKS for t in served):
+    model_tasks = model.info.tasks if model.info is not None else ()
+    if out_sample_rate is None and widens_bandwidth(task, model_tasks):
         options = replace(options, widen_to_model_rate=True)
 
     signal.signal(signal.SIGTERM, _raise_interrupt)

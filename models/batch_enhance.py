@@ -54,6 +54,17 @@ DEFAULT_OVERLAP_SECONDS = 0.5
 BATCH_AUDIO_SECONDS = {"cpu": 6.0, "cuda": 32.0}
 
 
+#: Tasks whose output is wideband even when the input is not (see EnhanceOptions.widen_to_model_rate).
+WIDENING_TASKS = ("bwe", "universal")
+
+
+def widens_bandwidth(task: str | None, model_tasks: tuple[str, ...]) -> bool:
+    """Whether a run extends bandwidth, so narrowband input should come out at the model's rate:
+    the task asked for, or, with no task, a model that does nothing else."""
+    served = (task,) if task is not None else tuple(model_tasks)
+    return bool(served) and all(t in WIDENING_TASKS for t in served)
+
+
 @dataclass(frozen=True)
 class EnhanceOptions:
     """How a run behaves. Lengths in seconds, rates in Hz."""

@@ -256,10 +256,7 @@ def draw_case(task: str, cfg: DegradeConfig, rng: np.random.Generator) -> Degrad
         return Degradation("only_reverb", reverb=True)
     if task == "bwe":
         cutoff = float(rng.choice(cfg.bwe_cutoffs_hz))
-        rolloff = draw_rolloff(cutoff, cfg, rng)
-        quantize = None
-        if cfg.bwe_quantize_prob > 0 and rng.random() < cfg.bwe_quantize_prob:
-            quantize = float(rng.uniform(*cfg.level_range_dbfs))
+        rolloff, quantize = draw_band_limit_augment(cutoff, cfg, rng)
         return Degradation("only_bandlimit", cutoff_hz=cutoff, rolloff=rolloff, quantize_level_dbfs=quantize)
     if task == "phase":
         return Degradation("clean")
@@ -274,12 +271,17 @@ def draw_case(task: str, cfg: DegradeConfig, rng: np.random.Generator) -> Degrad
     }[case]()
 
 
-def draw_rolloff(cutoff_hz: float, cfg: DegradeConfig, rng: np.random.Generator) -> tuple[float, int] | None:
-    """The extra low-pass of a band-limited sample (corner Hz, order), or None (no draw when off)."""
-    if cfg.bwe_rolloff_prob <= 0 or rng.random() >= cfg.bwe_rolloff_prob:
-        return None
-    corner = cutoff_hz * float(rng.uniform(*cfg.bwe_rolloff_fraction))
-    return corner, int(rng.integers(cfg.bwe_rolloff_orders[0], cfg.bwe_rolloff_orders[1] + 1))
+def draw_band_limit_augment(cutoff_hz: float, cfg: DegradeConfig, rng: np.random.Generator
+                            ) -> tuple[tuple[float, int] | None, float | None]:
+    """(extra low-pass (corner Hz, order) or None, 16-bit rounding level dBFS or None) of a
+    band-limited sample; an augmentation that is off draws nothing from ``rng``."""
+    rolloff = quantize = None
+    if cfg.bwe_rolloff_prob > 0 and rng.random() < cfg.bwe_rolloff_prob:
+        corner = cutoff_hz * float(rng.uniform(*cfg.bwe_rolloff_fraction))
+        rolloff = corner, int(rng.integers(cfg.bwe_rolloff_orders[0], cfg.bwe_rolloff_orders[1] + 1))
+    if cfg.bwe_quantize_prob > 0 and rng.random() < cfg.bwe_quantize_prob:
+        quantize = float(rng.uniform(*cfg.level_range_dbfs))
+    return rolloff, quantize
 
 
 def needs_noise(task: str) -> bool:

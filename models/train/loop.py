@@ -10,6 +10,7 @@ CUDA); the global batch is split over the processes; rank 0 writes the run direc
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -148,8 +149,6 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
         loaded = load_checkpoint(path)
     except CheckpointError as err:
         raise RunDirError(f"--init-weights: {err}") from None
-    import json
-
     wanted = json.loads(json.dumps(asdict(net_cfg)))  # as stored: tuples become lists
     if loaded.arch != arch or loaded.config != wanted:
         raise RunDirError(f"--init-weights {path}: holds a {loaded.arch} network (config {loaded.config_name!r}) "
