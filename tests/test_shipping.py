@@ -143,6 +143,7 @@ def test_ship_registers_the_weights_and_the_card_has_the_measured_figures(run_di
     best_step = [json.loads(r) for r in (run_dir / "log.jsonl").read_text().splitlines()
                  if '"best": true' in r][-1]["step"]
     assert f"| **best** | {best_step} |" in card and f"shipped weights from step {best_step}" in card
+    assert "| initial weights | random (trained from scratch) |" in card
     metrics = ("pesq_wb", "stoi", "si_sdr")
     for label in ("vbd", "vbd-snr", "dns"):
         res = evaluate(eval_root / label / "clean", [kept / label / name, eval_root / label / "noisy"],
@@ -150,6 +151,18 @@ def test_ship_registers_the_weights_and_the_card_has_the_measured_figures(run_di
         for system, row in ((res.systems[name], f"**{name}**"), (res.systems["noisy"], "noisy (input)")):
             assert _card_row(card, label, row) == [cell(system.mean[m], system.ci95[m], m) for m in metrics]
         assert entry["eval"][label]["model"]["mean"]["pesq_wb"] == pytest.approx(res.systems[name].mean["pesq_wb"])
+
+
+def test_card_names_the_weights_a_fine_tune_started_from(tmp_path):
+    from models.shipping.card import _initial_weights
+
+    assert _initial_weights("") == "random (trained from scratch)"
+    registered = _initial_weights("masknet-psm-denoise")
+    assert registered.startswith("registered model `masknet-psm-denoise`") and "this run's only" in registered
+    start = tmp_path / "start.safetensors"
+    start.write_bytes(b"x")
+    from_file = _initial_weights(str(start))
+    assert from_file.startswith(f"`{start}`") and "not included" in from_file
 
 
 def test_second_model_is_added_and_the_same_name_replaced(run_dir, eval_root, weights_dir):

@@ -121,6 +121,17 @@ def _folders(values: Any) -> str:
     return ", ".join(f"`{shown_path(v)}`" for v in items) if items else "-"
 
 
+def _initial_weights(source: str | None) -> str:
+    """The card's row for ``--init-weights``: a fine-tune's steps and times count that run only."""
+    if not source:
+        return "random (trained from scratch)"
+    if Path(source).is_file():
+        return (f"`{shown_path(source)}` (a fine-tune: the steps and times in this table are this run's only; "
+                "the starting weights' own training is not included)")
+    return (f"registered model `{source}` (a fine-tune: the steps and times in this table are this run's only; "
+            "the starting weights' own training is in that model's card)")
+
+
 def _training(c: CardData) -> list[str]:
     cfg, run = c.run.config, c.run
     threads = cfg.get("threads", 0)
@@ -138,6 +149,7 @@ def _training(c: CardData) -> list[str]:
         f"| optimiser | AdamW, lr {cfg.get('lr')}, x{cfg.get('lr_decay')} every {cfg.get('lr_decay_every_steps')} "
         f"steps, betas {cfg.get('betas')}, weight decay {cfg.get('weight_decay')}, grad clip {cfg.get('grad_clip')} |",
         f"| loss weights | `{json.dumps(cfg.get('losses', {}), sort_keys=True)}` |",
+        f"| initial weights | {_initial_weights(cfg.get('init_weights'))} |",
         f"| precision, device | {cfg.get('precision')}, {cfg.get('device')} |",
         f"| seed | {cfg.get('seed')} |",
         f"| time in training steps | {_hours(run.train_seconds)} (`last.pt` elapsed_s, summed over resumes) |",
