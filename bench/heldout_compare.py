@@ -1,0 +1,119 @@
+"""Compare candidate models on the same held-out pairs, and on clean input (do they do no harm?).
+
+Shipping a model replaces a default only when it does better on held-out corpus pairs (never on
+../shared/eval). `bench/ship_model.py` builds its held-out pairs with each run's own degradation
+settings, so runs trained with other settings (say a wider SNR range) get other pairs. This script
+builds one set with fixed settings (the training defaults: SNR -5..15 dB, or --snr-range), plus the
+same held-out clean files given as input unchanged, and scores every model on both with
+`gre enhance` (the installed entry point) and `gre evaluate`'s scorer.
+
+    python bench/heldout_compare.py --task denoise --heldout-clean C/speech/heldout \
+        --heldout-noise C/noise/heldout --models masknet-psm-denoise runs/x/best.safetensors
+
+A model is a registered name or a checkpoint file; ``label=model`` names its row. Writes
+--out (.md and .json).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from models.data.degrade import DegradeConfig  # noqa: E402
+from models.evaluate import evaluate  # noqa: E402
+from models.shipping.heldout import HeldoutSpec, build_heldout_set  # noqa: E402
+
+METRICS = ("pesq_wb", "stoi", "si_sdr")
+
+
+def parse_models(items: list[str]) -> list[tuple[str, str]]:
+    """``label=model`` or ``model`` -> (label, model); a file's label is its run folder and name."""
+    out = []
+    for item in items:
+        label, _, model = item.rpartition("=")
+        if not label:
+            path = Path(model)
+            label = f"{path.parent.name}/{path.stem}" if path.suffix == ".safetensors" else model
+        out.append((label, model))
+    return out
+
+
+def enhance(gre: str, model: str, task: str, src: Path, dst: Path, threads: int) -> None:
+    flag = "--checkpoint" if Path(model).is_file() else "--model"
+    cmd = [gre, "enhance", str(src), str(dst), flag, model, "--threads", str(threads), "--quiet", "--overwrite"]
+    if flag == "--model":
+        cmd += ["--task", task]
+    subprocess.run(cmd, check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--task", required=True, choices=("denoise", "dereverb", "universal"))
+    p.add_argument("--models", nargs="+", required=True)
+    p.add_argument("--heldout-clean", nargs="+", required=True)
+    p.add_argument("--heldout-noise", nargs="+", default=())
+    p.add_argument("--heldout-rir", nargs="+", default=())
+    p.add_argument("--snr-range", nargs=2, type=float, default=None, help="default: the training default")
+    p.add_argument("--files", type=int, default=24)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--out", type=Path, required=True, help="output path without suffix (.md and .json)")
+    args = p.parse_args(argv)
+    gre = str(Path(sys.executable).parent / "gre")
+    degrade = DegradeConfig() if args.snr_range is None else replace(DegradeConfig(), snr_range_db=tuple(args.snr_range))
+    models = parse_models(args.models)
+    spec = HeldoutSpec(tuple(args.heldout_clean), tuple(args.heldout_noise), tuple(args.heldout_rir), files=args.files)
+    scores: dict[str, dict[str, dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        evs, why = build_heldout_set(spec, args.task, degrade, Path(tmp))
+        if evs is None:
+            sys.exit(why)
+        inputs = {"degraded": evs.input_dir, "clean input": evs.reference_dir}
+        for kind, src in inputs.items():
+            est_dirs = [src] if kind == "degraded" else []
+            for i, (label, model) in enumerate(models):
+                dst = Path(tmp) / "out" / kind.replace(" ", "-") / f"m{i}"
+                enhance(gre, model, args.task, src, dst, args.threads)
+                est_dirs.append(dst)
+            res = evaluate(evs.reference_dir, est_dirs, metrics=",".join(METRICS), jobs=args.jobs)
+            names = (["input"] if kind == "degraded" else []) + [label for label, _ in models]
+            for name, est in zip(names, est_dirs):
+                s = res.systems[est.name]
+                scores.setdefault(name, {})[kind] = {"n": s.n, "failed": s.failed, "mean": s.mean, "ci95": s.ci95}
+    command = "python bench/heldout_compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    result = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "task": args.task,
+              "snr_range_db": list(degrade.snr_range_db), "files": args.files, "scores": scores}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [f"# Held-out comparison, task {args.task} (`bench/heldout_compare.py`)", "",
+             f"Command: `{command}`; {result['date']}. {args.files} held-out pairs drawn by "
+             f"`models/shipping/heldout.py` (SNR {degrade.snr_range_db[0]:g}..{degrade.snr_range_db[1]:g} dB where "
+             "noise is added), and the same clean files given unchanged as input (a model should leave them "
+             "as they are). Means ± 95 % CI; files the scorer rejects are left out (`failed`).", "",
+             "| system | degraded: PESQ-WB | STOI | SI-SDR [dB] | clean input: PESQ-WB | STOI | failed |",
+             "|---|---|---|---|---|---|---|"]
+    for name, kinds in scores.items():
+        deg, cln = kinds.get("degraded"), kinds.get("clean input")
+
+        def cell(part, metric, digits=3):
+            if part is None or part["mean"].get(metric) is None:
+                return "-"
+            return f"{part['mean'][metric]:.{digits}f} ± {part['ci95'][metric]:.{digits}f}"
+
+        lines.append(f"| {name} | {cell(deg, 'pesq_wb')} | {cell(deg, 'stoi')} | {cell(deg, 'si_sdr', 2)} | "
+                     f"{cell(cln, 'pesq_wb')} | {cell(cln, 'stoi')} | {deg['failed'] if deg else '-'} |")
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
