@@ -46,11 +46,10 @@ def parse_models(items: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def enhance(gre: str, model: str, task: str, src: Path, dst: Path, threads: int) -> None:
+def enhance(gre: str, model: str, src: Path, dst: Path, threads: int) -> None:
+    """`gre enhance` with the model as it is (no --task: a model of another task may be a candidate)."""
     flag = "--checkpoint" if Path(model).is_file() else "--model"
     cmd = [gre, "enhance", str(src), str(dst), flag, model, "--threads", str(threads), "--quiet", "--overwrite"]
-    if flag == "--model":
-        cmd += ["--task", task]
     subprocess.run(cmd, check=True)
 
 
@@ -81,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             est_dirs = [src] if kind == "degraded" else []
             for i, (label, model) in enumerate(models):
                 dst = Path(tmp) / "out" / kind.replace(" ", "-") / f"m{i}"
-                enhance(gre, model, args.task, src, dst, args.threads)
+                enhance(gre, model, src, dst, args.threads)
                 est_dirs.append(dst)
             res = evaluate(evs.reference_dir, est_dirs, metrics=",".join(METRICS), jobs=args.jobs)
             names = (["input"] if kind == "degraded" else []) + [label for label, _ in models]
