@@ -280,6 +280,17 @@ def test_init_weights_starts_from_the_given_checkpoint(corpus, tmp_path):
     for key, tensor in resumed.net.state_dict().items():
         assert torch.equal(tensor, after[key]), key
     assert any(not torch.equal(after[k], saved[k]) for k in saved)
+    # A resume may leave --init-weights out (the file may be gone): same state, and the saved config
+    # still names the starting weights. Another file is still a different config.
+    source.rename(source.with_suffix(".moved"))
+    again = Trainer(replace(tuned, init_weights=""), tmp_path / "b2", resume=True, quiet=True)
+    for key, tensor in again.net.state_dict().items():
+        assert torch.equal(tensor, after[key]), key
+    assert again.cfg.init_weights == str(source)
+    assert json.loads((tmp_path / "b2" / "config.json").read_text())["init_weights"] == str(source)
+    with pytest.raises(RunDirError, match="made by another config"):
+        Trainer(replace(tuned, init_weights=str(tmp_path / "other.safetensors")), tmp_path / "b2", resume=True,
+                quiet=True)
 
 
 def test_init_weights_of_another_network_is_refused(corpus, tmp_path):

@@ -112,9 +112,14 @@ class TrainConfig:
         return cls.from_dict(json.loads(path.read_text()))
 
     def differences(self, other: "TrainConfig") -> list[str]:
-        """Fields that differ and may not change on resume, as 'name: old -> new'."""
+        """Fields that differ and may not change on resume, as 'name: old -> new'.
+
+        A resume may leave out ``--init-weights``: the run continues from its own last.pt, and its
+        saved config keeps naming the weights it started from (so the file need not exist any more).
+        """
         a, b = self.to_dict(), other.to_dict()
-        return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if k not in self.RESUMABLE and a[k] != b.get(k)]
+        return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if k not in self.RESUMABLE and a[k] != b.get(k)
+                and not (k == "init_weights" and not b.get(k))]
 
     def with_resumable(self, other: "TrainConfig") -> "TrainConfig":
         """This config with the resumable fields taken from ``other``."""
