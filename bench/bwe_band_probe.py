@@ -12,12 +12,10 @@ Writes a markdown table to --out (default bench/results/bwe_band_probe.md).
 from __future__ import annotations
 
 import argparse
-import glob
 import sys
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 from pesq import pesq
 
@@ -25,6 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from models import api  # noqa: E402
 from models import stft as S  # noqa: E402
 from models.data import degrade as D  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bwe_pcm16_probe import CUTOFFS_HZ, HELDOUT_SPEECH, as_pcm16, heldout_signals  # noqa: E402
 
 #: Rows: (label, magnitude above the cut-off, phase above it, scale of that magnitude).
 VARIANTS = (
@@ -42,7 +43,7 @@ def probe_file(model, clean: np.ndarray, cutoff_hz: float) -> dict[str, float]:
     """PESQ-WB of every variant for one clean signal band-limited at ``cutoff_hz``."""
     cfg = model.stft_cfg
     narrow_float = D.band_limit(clean, cutoff_hz)
-    narrow = (np.round(narrow_float * 32767) / 32767).astype(np.float32)
+    narrow = as_pcm16(narrow_float)
     x = torch.from_numpy(narrow)[None]
     gain = S.loudness_gain(x)[:, None]
     spec_in = S.stft(x * gain, cfg)
@@ -70,21 +71,17 @@ def probe_file(model, clean: np.ndarray, cutoff_hz: float) -> dict[str, float]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--speech", default="/work/data/gre-corpus/speech/heldout/asterisk-fr")
+    p.add_argument("--speech", default=HELDOUT_SPEECH)
     p.add_argument("--files", type=int, default=6)
     p.add_argument("--out", type=Path, default=Path("bench/results/bwe_band_probe.md"))
     args = p.parse_args()
     torch.set_num_threads(1)
     model = api.load_model(args.checkpoint)
-    files = sorted(glob.glob(f"{args.speech}/*.wav"))[: args.files]
-    rows: list[dict[str, float]] = []
-    for f in files:
-        clean, _ = sf.read(f, dtype="float32")
-        clean = clean[:64000] / np.sqrt(np.mean(clean[:64000] ** 2)) * 10 ** (-26 / 20)
-        rows += [probe_file(model, clean, cutoff) for cutoff in (2000.0, 4000.0)]
+    signals = heldout_signals(args.speech, args.files)
+    rows = [probe_file(model, clean, cutoff) for clean in signals for cutoff in CUTOFFS_HZ]
     lines = ["# BWE on 16-bit input: magnitude or phase of the added band? (held-out speech, -26 dBFS, "
              "cut-offs 2 and 4 kHz)", "", f"Command: `python {' '.join(sys.argv)}`", "",
-             f"{len(rows)} signals ({len(files)} files x 2 cut-offs). Below the cut-off every row keeps the input.",
+             f"{len(rows)} signals ({len(signals)} files x 2 cut-offs). Below the cut-off every row keeps the input.",
              "", "| upper band | PESQ-WB mean | min | max |", "|---|---|---|---|"]
     for label, *_ in VARIANTS:
         v = np.array([r[label] for r in rows])

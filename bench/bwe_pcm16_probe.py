@@ -21,26 +21,43 @@ from models import api  # noqa: E402
 from models.data import degrade as D  # noqa: E402
 
 
+#: Held-out speech of both bwe probes (never ../shared/eval).
+HELDOUT_SPEECH = "/work/data/gre-corpus/speech/heldout/asterisk-fr"
+CUTOFFS_HZ = (2000.0, 4000.0)
+
+
+def heldout_signals(speech_dir: str, files: int) -> list[np.ndarray]:
+    """The first 4 s of the first ``files`` held-out wavs, each scaled to -26 dBFS RMS (float32, 16 kHz)."""
+    signals = []
+    for f in sorted(glob.glob(f"{speech_dir}/*.wav"))[:files]:
+        clean, _ = sf.read(f, dtype="float32")
+        signals.append(clean[:64000] / np.sqrt(np.mean(clean[:64000] ** 2)) * 10 ** (-26 / 20))
+    return signals
+
+
+def as_pcm16(x: np.ndarray) -> np.ndarray:
+    """``x`` rounded to the 16-bit grid at its own scale, as a 16-bit file of it would hold it."""
+    return (np.round(x * 32767) / 32767).astype(np.float32)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", nargs="+", required=True)
-    p.add_argument("--speech", default="/work/data/gre-corpus/speech/heldout/asterisk-fr")
+    p.add_argument("--speech", default=HELDOUT_SPEECH)
     p.add_argument("--files", type=int, default=6)
     p.add_argument("--out", type=Path, default=Path("bench/results/bwe_pcm16_probe.md"))
     args = p.parse_args()
-    files = sorted(glob.glob(f"{args.speech}/*.wav"))[: args.files]
+    signals = heldout_signals(args.speech, args.files)
     lines = ["# BWE on float vs 16-bit input (held-out speech, -26 dBFS, cut-offs 2 and 4 kHz)", "",
              f"Command: `python {' '.join(sys.argv)}`", "",
              "| checkpoint | input (16-bit) | output, float input | output, 16-bit input |", "|---|---|---|---|"]
     for ckpt in args.checkpoint:
         model = api.load_model(ckpt)
         rows = []
-        for f in files:
-            clean, _ = sf.read(f, dtype="float32")
-            clean = clean[:64000] / np.sqrt(np.mean(clean[:64000] ** 2)) * 10 ** (-26 / 20)
-            for cutoff in (2000.0, 4000.0):
+        for clean in signals:
+            for cutoff in CUTOFFS_HZ:
                 x = D.band_limit(clean, cutoff)
-                xq = (np.round(x * 32767) / 32767).astype(np.float32)
+                xq = as_pcm16(x)
                 rows.append([pesq(16000, clean, xq, "wb")] +
                             [pesq(16000, clean, api.enhance(v, 16000, model), "wb") for v in (x, xq)])
         m = np.mean(rows, axis=0)
