@@ -50,7 +50,8 @@ AUTHORS_SMALL_STEP_S = 27.8
 TRAIN_GOAL_STEP_S = AUTHORS_SMALL_STEP_S / 5
 
 
-def median_time(fn, repeats: int) -> list[float]:
+def run_times(fn, repeats: int) -> list[float]:
+    """Wall seconds of ``repeats`` calls of ``fn``."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -79,7 +80,7 @@ def measure(name: str, precision: str, repeats: int, chunk_s: float, step_s: flo
             fn()  # warm-up
         for _ in range(repeats):
             for key, fn in jobs.items():
-                times[key] += median_time(fn, 1)
+                times[key] += run_times(fn, 1)
     med = {k: statistics.median(v) for k, v in times.items()}
     blocks = net.cfg.num_blocks
     gru_chunk = blocks * (med["gru_time"] + med["gru_freq"])
@@ -110,7 +111,7 @@ def measure_train(name: str, repeats: int, batch: int = 4, segment_s: float = 2.
         step(x)  # warm-up
     for _ in range(repeats):
         for key, x in rows.items():
-            times[key] += median_time(lambda: step(x), 1)
+            times[key] += run_times(lambda: step(x), 1)
     med = {k: statistics.median(v) for k, v in times.items()}
     core_s = net.cfg.num_blocks * (med["time"] + med["freq"])
     return {"config": name, "batch": batch, "segment_s": segment_s, "frames": frames, "runs_s": times,

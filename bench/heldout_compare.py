@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from models.data.degrade import DegradeConfig  # noqa: E402
 from models.evaluate import evaluate  # noqa: E402
+from models.shipping.card import cell  # noqa: E402
 from models.shipping.heldout import HeldoutSpec, build_heldout_set  # noqa: E402
 
 METRICS = ("pesq_wb", "stoi", "si_sdr")
@@ -51,6 +52,11 @@ def enhance(gre: str, model: str, src: Path, dst: Path, threads: int) -> None:
     flag = "--checkpoint" if Path(model).is_file() else "--model"
     cmd = [gre, "enhance", str(src), str(dst), flag, model, "--threads", str(threads), "--quiet", "--overwrite"]
     subprocess.run(cmd, check=True)
+
+
+def _cell(part: dict | None, metric: str) -> str:
+    """A table cell as the model cards print it; "-" where the system was not run on that input."""
+    return "-" if part is None else cell(part["mean"].get(metric), part["ci95"].get(metric), metric)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,14 +107,8 @@ def main(argv: list[str] | None = None) -> int:
              "|---|---|---|---|---|---|---|"]
     for name, kinds in scores.items():
         deg, cln = kinds.get("degraded"), kinds.get("clean input")
-
-        def cell(part, metric, digits=3):
-            if part is None or part["mean"].get(metric) is None:
-                return "-"
-            return f"{part['mean'][metric]:.{digits}f} ± {part['ci95'][metric]:.{digits}f}"
-
-        lines.append(f"| {name} | {cell(deg, 'pesq_wb')} | {cell(deg, 'stoi')} | {cell(deg, 'si_sdr', 2)} | "
-                     f"{cell(cln, 'pesq_wb')} | {cell(cln, 'stoi')} | {deg['failed'] if deg else '-'} |")
+        lines.append(f"| {name} | {_cell(deg, 'pesq_wb')} | {_cell(deg, 'stoi')} | {_cell(deg, 'si_sdr')} | "
+                     f"{_cell(cln, 'pesq_wb')} | {_cell(cln, 'stoi')} | {deg['failed'] if deg else '-'} |")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
