@@ -97,6 +97,28 @@ def test_manifest_is_deterministic_and_rebuild_is_skipped(corpus):
     assert cb.build_manifest(out, t, seed=5) == first
 
 
+def test_manifest_counts_tts_voices_as_train_speech(corpus, tmp_path):
+    import corpus_tts as tts
+    out, t = corpus
+    out = Path(shutil.copytree(out, tmp_path / "corpus"))  # the module's corpus stays without TTS
+    _fake_deb(out / "cache" / "debs", tts.TEXT_PACKAGE, "1.0.1-1")
+    rows = [{"file": f"{v.name}_0000.wav", "voice": v.name, "speaker": v.speaker, "stretch": 1.0, "pitch_factor": "",
+             "seconds": 3.0, "kept": 1, "reason": "", "text": f"line {i} of the text"}
+            for i, v in enumerate(tts.VOICES)]
+    rows.append(dict(rows[0], file="failed.wav", kept=0, reason="engine_failed", seconds=0.0))
+    cb.write_tsv(out / "meta" / f"{cb.TTS_STEP}.tsv", rows)
+    m = cb.build_manifest(out, t, seed=5)
+    cb.validate_manifest(m)
+    assert m["splits"]["speech"]["train"]["files"] == 3 + len(tts.VOICES)
+    assert m["splits"]["speech"]["train"]["minutes"] == pytest.approx(
+        cb.build_manifest(corpus[0], t, seed=5)["splits"]["speech"]["train"]["minutes"] + len(tts.VOICES) * 0.05)
+    assert m["tts"]["text"]["version"] == "1.0.1-1" and len(m["tts"]["text"]["sha256"]) == 64
+    assert {v["speaker"] for v in m["tts"]["voices"].values()} == set(tts.speakers())
+    m["tts"]["voices"][tts.VOICES[0].name]["speaker"] = "b"  # a TTS voice that is also a held-out speaker
+    with pytest.raises(ValueError, match="speaker on both sides"):
+        cb.validate_manifest(m)
+
+
 @pytest.mark.parametrize("breakage", ["no_version", "bad_split", "leak", "no_rirs", "bad_rate"])
 def test_validation_names_the_problem(corpus, breakage):
     out, t = corpus

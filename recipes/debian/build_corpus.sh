@@ -56,12 +56,14 @@ BUILD="$PY $HERE/corpus_build.py"
 COMMON=(--tier "$TIER" --seed "$SEED" --jobs "$JOBS")
 
 # --- fetch + extract --------------------------------------------------------------------------
-# fetch GROUP: apt-get download the group's packages not yet cached, then extract each once.
-fetch() {
-  local group=$1 name members missing=()
+# fetch_list: apt-get download the packages named on stdin ("name<TAB>member patterns" lines) that
+# are not yet cached, then extract each once.
+fetch_list() {
+  local name members missing=() lines=()
   while IFS=$'\t' read -r name members; do
+    lines+=("$name"$'\t'"$members")
     compgen -G "$OUT/cache/debs/${name}_*.deb" >/dev/null || missing+=("$name")
-  done < <("$PY" "$HERE/corpus_sources.py" packages --tier "$TIER" --group "$group")
+  done
   if [[ ${#missing[@]} -gt 0 ]]; then
     log "downloading ${missing[*]}"
     # apt-get download writes into the current folder; _apt cannot write to a root-owned cache, so
@@ -69,10 +71,14 @@ fetch() {
     (cd "$OUT/cache/debs" && { apt-get download -q "${missing[@]}" 2>/dev/null ||
       { apt_update_once; apt-get download -q "${missing[@]}" 2>&1 | grep -v 'unsandboxed' >&2; }; })
   fi
-  while IFS=$'\t' read -r name members; do
+  local line
+  for line in "${lines[@]}"; do
+    IFS=$'\t' read -r name members <<< "$line"
     extract "$name" $members
-  done < <("$PY" "$HERE/corpus_sources.py" packages --tier "$TIER" --group "$group")
+  done
 }
+# fetch GROUP: the recipe's packages of that group.
+fetch() { fetch_list < <("$PY" "$HERE/corpus_sources.py" packages --tier "$TIER" --group "$1"); }
 
 # extract PKG [PATTERN...]: dpkg-deb the package (or only PATTERN members) into cache/raw/PKG.
 extract() {
@@ -111,6 +117,14 @@ if [[ $TIER == full ]]; then
   timed convert_0ad $BUILD convert "$OUT" "${COMMON[@]}" --split train --group 0ad
 fi
 $BUILD synth-noise "$OUT" "${COMMON[@]}"
+if [[ $WITH_TTS == 1 ]]; then
+  # The engines are programs (installed); the text package is data (downloaded and extracted only).
+  read -r -a ENGINES < <("$PY" "$HERE/corpus_tts.py" engines)
+  command -v flite >/dev/null && command -v text2wave >/dev/null || { apt_update_once; log "installing ${ENGINES[*]}";
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${ENGINES[@]}" >/dev/null; }
+  timed fetch_tts fetch_list < <("$PY" "$HERE/corpus_tts.py" packages)
+  timed tts $BUILD tts "$OUT" "${COMMON[@]}"
+fi
 touch "$OUT/READY_TRAIN"
 log "READY_TRAIN: train speech, noise and RIRs are complete"
 
@@ -118,9 +132,6 @@ timed noise_heldout $BUILD convert "$OUT" "${COMMON[@]}" --kind noise --split he
 timed speech_heldout_nb $BUILD convert "$OUT" "${COMMON[@]}" --kind speech --split heldout_nb
 timed rir_heldout $BUILD rirs "$OUT" "${COMMON[@]}" --split heldout
 timed rir_real $BUILD real-rirs "$OUT" "${COMMON[@]}"
-if [[ $WITH_TTS == 1 ]]; then
-  log "--with-tts: TTS voices are not part of this recipe yet (see README.md); skipped"
-fi
 timed manifest $BUILD manifest "$OUT" "${COMMON[@]}"
 printf 'total\t%s\n' "$(( $(date +%s) - T_START ))" >> "$TIMINGS"
 touch "$OUT/READY_ALL"

@@ -8,6 +8,7 @@ build is cheap and a changed recipe rebuilds only what changed.
     python corpus_build.py rirs OUT --tier full --split train --seed 20261121 --jobs 2
     python corpus_build.py real-rirs OUT --tier full
     python corpus_build.py synth-noise OUT --tier ci --seed 20261121
+    python corpus_build.py tts OUT --tier full --seed 20261121 --jobs 2 --lines-per-voice 300
     python corpus_build.py manifest OUT --tier full --seed 20261121
 """
 from __future__ import annotations
@@ -28,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 import corpus_audio as ca
-from corpus_sources import SPLITS, TIERS, RoomRange, Source, Tier, tier
+import corpus_tts as tts
+from corpus_sources import SPLITS, TIERS, RoomRange, Source, Tier, check_splits, tier
 
 RECIPE_VERSION = 1
 BATCH = 24  # files per worker task (and per ffmpeg call for G.722)
@@ -329,6 +331,77 @@ def cmd_synth_noise(args: argparse.Namespace) -> None:
     write_synthetic_noise(args.out, tier(args.tier), args.seed)
 
 
+# --- TTS (--with-tts) ---------------------------------------------------------------------------
+
+TTS_STEP = "speech-train-tts"
+
+
+def tts_sources() -> tuple[Source, ...]:
+    """The TTS voices as train speech sources, so the split rules check their speakers too."""
+    return tuple(Source(v.name, "speech", "train", v.package, "", "", speakers=(v.speaker,)) for v in tts.VOICES)
+
+
+def build_tts(out: Path, t: Tier, seed: int, jobs: int, lines_per_voice: int) -> None:
+    """Synthesise ``lines_per_voice`` utterances per voice into ``speech/train/<voice>/`` (see corpus_tts)."""
+    check_splits(t.sources + tts_sources())
+    missing = tts.missing_engines()
+    if missing:
+        raise SystemExit(f"{', '.join(missing)} not found; apt-get install {' '.join(tts.ENGINE_PACKAGES)}")
+    script_root = raw_dir(out, tts.TEXT_PACKAGE) / tts.TEXT_ROOT
+    if not script_root.is_dir():
+        raise SystemExit(f"{script_root}: not found; the package {tts.TEXT_PACKAGE} was not extracted "
+                         "(re-run build_corpus.sh --with-tts)")
+    lines = tts.collect_lines(script_root)
+    fp = fingerprint({"v": RECIPE_VERSION, "voices": [asdict(v) for v in tts.VOICES], "lines": lines,
+                      "per_voice": lines_per_voice, "seed": seed, "engines": tts.engine_versions(),
+                      "text_deb": deb_file(out, tts.TEXT_PACKAGE).name, "level": tts.LEVEL_DBFS,
+                      "stretch": tts.STRETCH_RANGE, "pitch": tts.PITCH_RANGE})
+    if is_done(out, TTS_STEP, fp):
+        log(f"{TTS_STEP}: already built")
+        return
+    dest_root = out / "speech" / "train"
+    for v in tts.VOICES:
+        shutil.rmtree(dest_root / v.name, ignore_errors=True)
+        (dest_root / v.name).mkdir(parents=True)
+    utterances = tts.plan(lines, tts.VOICES, lines_per_voice, seed)
+    t0 = time.time()
+    job_list = [(u, str(dest_root / u.voice.name), seed) for u in utterances]
+    with mp.get_context("fork").Pool(jobs) as pool:
+        rows = list(pool.imap(tts.make_file, job_list, chunksize=8))
+    write_tsv(out / "meta" / f"{TTS_STEP}.tsv", rows)
+    kept = [r for r in rows if r["kept"]]
+    dropped: dict[str, int] = {}
+    for r in rows:
+        if not r["kept"]:
+            dropped[r["reason"]] = dropped.get(r["reason"], 0) + 1
+    log(f"{TTS_STEP}: {len(kept)}/{len(rows)} files from {len(lines)} distinct lines, "
+        f"{sum(float(r['seconds']) for r in kept) / 60:.1f} min, dropped {dropped or 'none'} ({time.time() - t0:.0f} s)")
+    mark_done(out, TTS_STEP, fp)
+
+
+def cmd_tts(args: argparse.Namespace) -> None:
+    build_tts(args.out, tier(args.tier), args.seed, args.jobs, args.lines_per_voice)
+
+
+def tts_manifest(out: Path) -> dict | None:
+    """The manifest's ``tts`` section (voices, engines, text package), or None if TTS was not built."""
+    tsv = out / "meta" / f"{TTS_STEP}.tsv"
+    if not tsv.is_file():
+        return None
+    rows = read_tsv(tsv)
+    voices = {}
+    for v in tts.VOICES:
+        kept = [r for r in rows if r["voice"] == v.name and r["kept"] == "1"]
+        voices[v.name] = {"engine": v.engine, "voice": v.voice, "package": v.package, "speaker": v.speaker,
+                          "licence": v.licence, "files": len(kept),
+                          "minutes": round(sum(float(r["seconds"]) for r in kept) / 60, 2)}
+    deb = deb_file(out, tts.TEXT_PACKAGE)
+    return {"split": "train", "voices": voices, "engines": tts.engine_versions(),
+            "text": {"package": tts.TEXT_PACKAGE, "version": deb_version(deb), "deb": deb.name,
+                     "sha256": sha256(deb), "licence": "GPL-2+", "files": "script/*/dialogs_en.lua"},
+            "lines": len({r["text"] for r in rows})}
+
+
 # --- manifest ---------------------------------------------------------------------------------
 
 def sha256(path: Path) -> str:
@@ -373,6 +446,13 @@ def build_manifest(out: Path, t: Tier, seed: int) -> dict:
         agg["files"] += count
         agg["minutes"] = round(agg["minutes"] + count * SYNTHETIC_SECONDS / 60, 2)
         agg["sources"].append("synthetic")
+    tts_section = tts_manifest(out)
+    if tts_section is not None:
+        agg = splits["speech"].setdefault("train", {"files": 0, "minutes": 0.0, "sources": []})
+        for name, v in tts_section["voices"].items():
+            agg["files"] += v["files"]
+            agg["minutes"] = round(agg["minutes"] + v["minutes"], 2)
+            agg["sources"].append(name)
     rirs = {}
     for split, rooms in t.rooms.items():
         rows = read_tsv(out / "meta" / f"rir-{split}-sim.tsv")
@@ -389,7 +469,7 @@ def build_manifest(out: Path, t: Tier, seed: int) -> dict:
         rirs[split]["files"] = rirs[split]["simulated"] + len(rirs[split]["real"])
     return {"recipe": "gre recipes/debian", "recipe_version": RECIPE_VERSION, "tier": t.name, "seed": seed,
             "sample_rate_hz": ca.SAMPLE_RATE_HZ, "layout": LAYOUT, "splits": splits, "rirs": rirs,
-            "sources": sources, "packages": packages,
+            "sources": sources, "packages": packages, **({"tts": tts_section} if tts_section else {}),
             "split_rules": "train and held-out (heldout, heldout_nb) share no package and no speaker"}
 
 
@@ -421,6 +501,9 @@ def validate_manifest(m: dict) -> None:
         for what, keys in (("package", [s["package"]]), ("speaker", s.get("speakers", []))):
             for k in keys:
                 sides[what].setdefault(k, set()).add(where)
+    for name, v in m.get("tts", {}).get("voices", {}).items():
+        need(bool(v.get("speaker")), f"TTS voice {name} has no speaker id")
+        sides["speaker"].setdefault(v["speaker"], set()).add("train")
     for what, seen in sides.items():
         both = sorted(k for k, w in seen.items() if len(w) > 1)
         need(not both, f"{what} on both sides of the split: {', '.join(both)}")
@@ -469,6 +552,10 @@ def main(argv: list[str] | None = None) -> None:
     common(p)
     p.add_argument("--split", required=True, choices=("train", "heldout"))
     p.set_defaults(fn=cmd_rirs)
+    p = sub.add_parser("tts")
+    common(p)
+    p.add_argument("--lines-per-voice", type=int, default=300)
+    p.set_defaults(fn=cmd_tts)
     for name, fn in (("real-rirs", cmd_real_rirs), ("synth-noise", cmd_synth_noise), ("manifest", cmd_manifest)):
         p = sub.add_parser(name)
         common(p)
