@@ -10,8 +10,9 @@ same held-out clean files given as input unchanged, and scores every model on bo
     python bench/heldout_compare.py --task denoise --heldout-clean C/speech/heldout \
         --heldout-noise C/noise/heldout --models masknet-psm-denoise runs/x/best.safetensors
 
-A model is a registered name or a checkpoint file; ``label=model`` names its row. Writes
---out (.md and .json).
+A model is a registered name, a checkpoint file, or ``peer:NAME`` for a peer system of
+`gre benchmark` (e.g. ``peer:dfn3``, DeepFilterNet3; only peers without delay, run in this process on
+the 16 kHz files); ``label=model`` names its row. Writes --out (.md and .json).
 """
 from __future__ import annotations
 
@@ -47,8 +48,30 @@ def parse_models(items: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def enhance_with_peer(name: str, src: Path, dst: Path) -> None:
+    """Run peer ``name`` (models.peers) on every WAV of ``src`` into ``dst`` (same names, float32)."""
+    import soundfile as sf
+    from models.peers import resolve_peers
+
+    peers, notes = resolve_peers([name])
+    if not peers:
+        sys.exit(notes[0])
+    if peers[0].adds_delay:
+        sys.exit(f"peer {name} leaves {peers[0].delay_ms} ms of delay; this comparison scores without alignment")
+    runner = peers[0].load()
+    dst.mkdir(parents=True, exist_ok=True)
+    for wav in sorted(src.glob("*.wav")):
+        x, rate = sf.read(str(wav), dtype="float32")
+        runner.prepare()
+        sf.write(str(dst / wav.name), runner(x), rate, subtype="FLOAT")
+
+
 def enhance(gre: str, model: str, src: Path, dst: Path, threads: int) -> None:
-    """`gre enhance` with the model as it is (no --task: a model of another task may be a candidate)."""
+    """`gre enhance` with the model as it is (no --task: a model of another task may be a candidate),
+    or a peer for ``peer:NAME``."""
+    if model.startswith("peer:"):
+        enhance_with_peer(model.removeprefix("peer:"), src, dst)
+        return
     flag = "--checkpoint" if Path(model).is_file() else "--model"
     cmd = [gre, "enhance", str(src), str(dst), flag, model, "--threads", str(threads), "--quiet", "--overwrite"]
     subprocess.run(cmd, check=True)
