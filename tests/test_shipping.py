@@ -166,6 +166,21 @@ def test_card_names_the_weights_a_fine_tune_started_from(tmp_path):
     assert from_file.startswith("`") and f"{start.name}` (a fine-tune" in from_file and "not included" in from_file
 
 
+def test_card_counts_the_synthetic_speech_a_run_trained_on(tmp_path):
+    from models.shipping.card import _synthetic_share
+
+    files = [{"path": "/c/speech/train/asterisk-en/a.wav", "frames": 32000, "source_rate_hz": 16000},
+             {"path": "/c/speech/train/tts-flite-awb/tts-flite-awb_0001.wav", "frames": 48000, "source_rate_hz": 16000},
+             {"path": "/c/speech/train/tts-festival-kal/b.wav", "frames": 24000, "source_rate_hz": 16000}]
+    listing = tmp_path / "files_clean.json"
+    listing.write_text(json.dumps({"files": files}))
+    count, hours = _synthetic_share(listing)
+    assert count == 2 and hours == pytest.approx(72000 / 16000 / 3600)
+    listing.write_text(json.dumps({"files": files[:1]}))
+    assert _synthetic_share(listing) is None  # real speech only: no sentence about TTS
+    assert _synthetic_share(tmp_path / "missing.json") is None
+
+
 def test_second_model_is_added_and_the_same_name_replaced(run_dir, eval_root, weights_dir):
     first = ship_model(ShipRequest(run_dir=run_dir, name="gre-a", tasks=("dereverb",), default_for=("dereverb",),
                                    eval_root=eval_root), weights_dir)

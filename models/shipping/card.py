@@ -183,7 +183,23 @@ def _training(c: CardData) -> list[str]:
         hours = f"{scan['hours']:.2f}" if scan and isinstance(scan.get("hours"), (int, float)) else "-"
         lines.append(f"| {label} | {_folders(folders)} | {kept} | {hours} |")
     lines.append("")
+    tts = _synthetic_share(run.run_dir / "files_clean.json")
+    if tts is not None:
+        lines += [f"Of the clean speech, {tts[0]} files ({tts[1]:.2f} h) are synthetic: the TTS voices of "
+                  "`build_corpus.sh --with-tts` (folders `tts-*`). Held-out and validation speech is all real.", ""]
     return lines
+
+
+def _synthetic_share(files_json: Path) -> tuple[int, float] | None:
+    """(files, hours) of TTS speech (a ``tts-*`` folder) among a run's training files; None if it has none."""
+    try:
+        files = json.loads(files_json.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    tts = [f for f in files if any(part.startswith("tts-") for part in Path(f["path"]).parts[:-1])]
+    if not tts:
+        return None
+    return len(tts), sum(f["frames"] / f.get("source_rate_hz", 16000) for f in tts) / 3600
 
 
 def _validation(c: CardData) -> list[str]:
