@@ -54,6 +54,10 @@ def train_command(
                                     help="auto: the architecture's own (mask target loss for masknet, the authors' "
                                     "spectral recipe otherwise); target: the mask target's loss; spectral: the "
                                     "authors' magnitude/phase/complex/consistency/time losses."),
+    loss: List[str] = typer.Option([], "--loss", metavar="NAME=WEIGHT",
+                                   help="Set one loss weight on top of the recipe (repeatable), e.g. "
+                                   "--loss log_magnitude=1 or --loss time=0; names: magnitude, phase, complex, "
+                                   "consistency, time, wop, metric, mpd, mask, log_magnitude."),
     grad_checkpoint: bool = typer.Option(False, "--grad-checkpoint/--no-grad-checkpoint",
                                          help="Recompute bottleneck blocks in backward (less memory, more time)."),
     low_memory: bool = typer.Option(False, "--low-memory/--no-low-memory",
@@ -67,6 +71,7 @@ def train_command(
 
     from models.data.degrade import BAND_LIMIT_AUGMENT, NOISE_AUGMENT, DegradeConfig
     from models.data.files import CorpusError
+    from models.losses import parse_loss_overrides
     from models.train import TrainConfig, train
     from models.train.config import default_losses
     from models.train.loop import RunDirError
@@ -82,7 +87,8 @@ def train_command(
             precision=precision, device=device, workers=workers, threads=threads, val_every=val_every,
             ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
             low_memory=low_memory, init_weights=init_weights,
-            losses=default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch, recipe_name=loss_recipe),
+            losses=parse_loss_overrides(default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch,
+                                                       recipe_name=loss_recipe), loss),
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {}),
                             **(BAND_LIMIT_AUGMENT if band_limit_augment else {})),
         )

@@ -11,12 +11,17 @@ Components (each returns a scalar tensor):
 - ``time``: L1 between waveforms;
 - ``wop``: weighted omnidirectional phase loss (phase retrieval);
 - ``metric`` and ``mpd``: adversarial terms, computed by the trainer with :mod:`models.discriminators`;
-- ``mask``: a mask-estimation network's own target loss (``network.mask_loss``, e.g. MaskNet's IRM MSE).
+- ``mask``: a mask-estimation network's own target loss (``network.mask_loss``, e.g. MaskNet's IRM MSE);
+- ``log_magnitude``: MSE of log magnitudes, MSE(ln(M_hat + m0), ln(M + m0)) (not in the authors' recipes).
+  The compressed MSE weighs an error the same in a loud and a faint bin, so on faint bins (a band
+  the input lacks, pauses) a small compressed error is a large relative one; in the log domain,
+  where log-spectral distance and loudness live, errors count relative to the bin's level. The
+  floor m0 is |X| = 1e-5 compressed (the LSD's power floor 1e-10), so near-silent bins do not dominate.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +42,7 @@ class LossWeights:
     metric: float = 0.05
     mpd: float = 0.0
     mask: float = 0.0
+    log_magnitude: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -72,6 +78,33 @@ def anti_wrap(x: torch.Tensor) -> torch.Tensor:
 
 def magnitude_loss(mag_hat: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(mag_hat, mag)
+
+
+#: Floor of the log-magnitude loss, on compressed magnitudes: (1e-5) ** 0.3.
+LOG_MAGNITUDE_FLOOR = 1e-5 ** 0.3
+
+
+def log_magnitude_loss(mag_hat: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
+    """MSE of ln(M + floor) for compressed magnitudes [B, F, T] (negative estimates count as 0)."""
+    return F.mse_loss(torch.log(mag_hat.clamp_min(0) + LOG_MAGNITUDE_FLOOR), torch.log(mag + LOG_MAGNITUDE_FLOOR))
+
+
+def parse_loss_overrides(weights: LossWeights, items: list[str] | tuple[str, ...]) -> LossWeights:
+    """``weights`` with ``NAME=WEIGHT`` items applied (``gre train --loss``), e.g. ``log_magnitude=1``."""
+    known = [f.name for f in fields(LossWeights)]
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            raise ValueError(f"--loss {item!r}: expected NAME=WEIGHT with NAME one of {', '.join(known)}")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--loss {item!r}: the weight is not a number") from None
+        if not math.isfinite(values[name]) or values[name] < 0:
+            raise ValueError(f"--loss {item!r}: the weight must be a finite number >= 0")
+    return replace(weights, **values)
 
 
 def phase_losses(phase_hat: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

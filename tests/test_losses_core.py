@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from models import losses as L
@@ -94,3 +95,31 @@ def test_discriminators_shapes_and_hinge_losses():
     big = [torch.full((2, 3), 5.0)]
     assert float(hinge_discriminator_loss(big, [-b for b in big])) == 0
     assert float(hinge_generator_loss(big)) == 0
+
+
+def test_log_magnitude_loss_counts_errors_relative_to_the_bin_level():
+    loud = torch.full((1, 4, 5), 2.0)
+    faint = torch.full((1, 4, 5), 0.2)
+    assert float(L.log_magnitude_loss(loud, loud)) == 0
+    # the same factor of 2 (linear |X| x 2**(1/0.3)) costs about the same in a loud and a faint bin ...
+    loud_err = float(L.log_magnitude_loss(2 * loud, loud))
+    faint_err = float(L.log_magnitude_loss(2 * faint, faint))
+    f = L.LOG_MAGNITUDE_FLOOR
+    assert loud_err == pytest.approx(math.log((4 + f) / (2 + f)) ** 2, rel=1e-5)
+    assert faint_err == pytest.approx(loud_err, rel=0.2)
+    # ... while the compressed MSE punishes the loud bin 100x more
+    assert float(L.magnitude_loss(2 * loud, loud)) == pytest.approx(100 * float(L.magnitude_loss(2 * faint, faint)))
+    # below the floor nothing counts; negative estimates count as zero
+    silent = torch.zeros(1, 4, 5)
+    assert float(L.log_magnitude_loss(silent + 1e-6, silent)) < 1e-3
+    assert float(L.log_magnitude_loss(-silent - 1.0, silent)) == 0
+
+
+def test_loss_overrides_set_one_weight_and_refuse_unknown_names():
+    w = L.parse_loss_overrides(L.mask_recipe(), ["log_magnitude=1.5", "time=0.2"])
+    assert (w.mask, w.log_magnitude, w.time, w.magnitude) == (1.0, 1.5, 0.2, 0)
+    assert L.parse_loss_overrides(L.mask_recipe(), []) == L.mask_recipe()
+    for bad, why in (("spectral=1", "NAME one of"), ("time", "NAME=WEIGHT"), ("time=x", "not a number"),
+                     ("time=-1", ">= 0"), ("time=nan", ">= 0")):
+        with pytest.raises(ValueError, match=why):
+            L.parse_loss_overrides(L.mask_recipe(), [bad])

@@ -77,6 +77,22 @@ def test_gre_train_denoise_without_noise_is_a_usage_error(corpus, tmp_path):
     assert p.returncode == 2 and "--noise" in p.stderr
 
 
+def test_gre_train_loss_weights_on_top_of_the_recipe(corpus, tmp_path):
+    """--loss NAME=WEIGHT sets one component (saved in config.json and logged); a bad one is a usage error."""
+    base = ["--task", "bwe", "--clean", str(corpus["clean"]), "--arch", "masknet", "--config", "tiny_map",
+            "--batch-size", "2", "--segment-seconds", "0.5", "--workers", "0", "--threads", "1", "--steps", "2",
+            "--log-every", "1"]
+    p = _run(*base, "--run-dir", str(tmp_path / "ok"), "--loss", "log_magnitude=0.5")
+    assert p.returncode == 0, p.stderr
+    losses = json.loads((tmp_path / "ok" / "config.json").read_text())["losses"]
+    assert (losses["mask"], losses["log_magnitude"]) == (1.0, 0.5)
+    logged = [json.loads(line) for line in (tmp_path / "ok" / "log.jsonl").read_text().splitlines()]
+    assert all(r["log_magnitude"] > 0 for r in logged if r["kind"] == "train")
+    p = _run(*base, "--run-dir", str(tmp_path / "bad"), "--loss", "lsd=1")
+    assert p.returncode == 2 and "log_magnitude" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "bad").exists()
+
+
 def test_gre_train_init_weights_from_a_registered_model_and_a_mismatch(corpus, tmp_path):
     """--init-weights takes a registered model name; one of another config is a one-line usage error."""
     base = ["--task", "denoise", "--clean", str(corpus["clean"]), "--noise", str(corpus["noise"]),
