@@ -57,7 +57,7 @@ def train_command(
     loss: List[str] = typer.Option([], "--loss", metavar="NAME=WEIGHT",
                                    help="Set one loss weight on top of the recipe (repeatable), e.g. "
                                    "--loss log_magnitude=1 or --loss time=0; names: magnitude, phase, complex, "
-                                   "consistency, time, wop, metric, mpd, mask, log_magnitude."),
+                                   "consistency, time, wop, metric, mpd, mask, log_magnitude, over_magnitude."),
     grad_checkpoint: bool = typer.Option(False, "--grad-checkpoint/--no-grad-checkpoint",
                                          help="Recompute bottleneck blocks in backward (less memory, more time)."),
     low_memory: bool = typer.Option(False, "--low-memory/--no-low-memory",

@@ -16,7 +16,12 @@ Components (each returns a scalar tensor):
   The compressed MSE weighs an error the same in a loud and a faint bin, so on faint bins (a band
   the input lacks, pauses) a small compressed error is a large relative one; in the log domain,
   where log-spectral distance and loudness live, errors count relative to the bin's level. The
-  floor m0 is |X| = 1e-5 compressed (the LSD's power floor 1e-10), so near-silent bins do not dominate.
+  floor m0 is |X| = 1e-5 compressed (the LSD's power floor 1e-10), so near-silent bins do not dominate;
+- ``over_magnitude``: mean(relu(M_hat - M) ** 2), the compressed MSE of over-estimates only (not in the
+  authors' recipes). Added to a symmetric magnitude loss with weight b, it makes estimating too much
+  cost (1 + b) times what estimating too little does: under uncertainty the estimate moves to a
+  lower quantile. PESQ punishes added energy more than missing energy (its disturbance asymmetry),
+  and an extender unsure of the band should rather leave it faint than loud.
 """
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ class LossWeights:
     mpd: float = 0.0
     mask: float = 0.0
     log_magnitude: float = 0.0
+    over_magnitude: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -87,6 +93,11 @@ LOG_MAGNITUDE_FLOOR = 1e-5 ** 0.3
 def log_magnitude_loss(mag_hat: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
     """MSE of ln(M + floor) for compressed magnitudes [B, F, T] (negative estimates count as 0)."""
     return F.mse_loss(torch.log(mag_hat.clamp_min(0) + LOG_MAGNITUDE_FLOOR), torch.log(mag + LOG_MAGNITUDE_FLOOR))
+
+
+def over_magnitude_loss(mag_hat: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
+    """mean(relu(M_hat - M) ** 2) for compressed magnitudes [B, F, T]: the magnitude MSE of over-estimates only."""
+    return F.relu(mag_hat - mag).pow(2).mean()
 
 
 def parse_loss_overrides(weights: LossWeights, items: list[str] | tuple[str, ...]) -> LossWeights:

@@ -115,6 +115,21 @@ def test_log_magnitude_loss_counts_errors_relative_to_the_bin_level():
     assert float(L.log_magnitude_loss(-silent - 1.0, silent)) == 0
 
 
+def test_over_magnitude_loss_counts_over_estimates_only():
+    mag = torch.full((1, 3, 4), 1.0)
+    assert float(L.over_magnitude_loss(mag - 0.5, mag)) == 0
+    assert float(L.over_magnitude_loss(mag + 0.5, mag)) == pytest.approx(0.25)
+    mixed = mag.clone()
+    mixed[0, 0] += 0.5  # one row of 3 too high, one too low
+    mixed[0, 1] -= 0.5
+    assert float(L.over_magnitude_loss(mixed, mag)) == pytest.approx(0.25 / 3)
+    # with the symmetric MSE beside it (weight b), over-estimating costs (1 + b) x under-estimating
+    b = 3.0
+    over = float(L.magnitude_loss(mag + 0.5, mag) + b * L.over_magnitude_loss(mag + 0.5, mag))
+    under = float(L.magnitude_loss(mag - 0.5, mag) + b * L.over_magnitude_loss(mag - 0.5, mag))
+    assert over == pytest.approx((1 + b) * under)
+
+
 def test_loss_overrides_set_one_weight_and_refuse_unknown_names():
     w = L.parse_loss_overrides(L.mask_recipe(), ["log_magnitude=1.5", "time=0.2"])
     assert (w.mask, w.log_magnitude, w.time, w.magnitude) == (1.0, 1.5, 0.2, 0)

@@ -418,6 +418,8 @@ class Trainer:
             terms["magnitude"] = L.magnitude_loss(mag_hat, ref_mag)
         if w.log_magnitude > 0:
             terms["log_magnitude"] = L.log_magnitude_loss(mag_hat, ref_mag)
+        if w.over_magnitude > 0:
+            terms["over_magnitude"] = L.over_magnitude_loss(mag_hat, ref_mag)
         if w.phase > 0:
             terms["phase"] = L.phase_loss(phase_hat, ref_phase)
         com_hat = L.compressed_complex(mag_hat, phase_hat) if (w.complex > 0 or w.consistency > 0) else None
