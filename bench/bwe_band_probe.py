@@ -3,7 +3,8 @@
 Held-out speech (never ../shared/eval), band-limited as in training (2 and 4 kHz), rounded to
 16-bit PCM. The model's output spectrum is split at the cut-off: below it the input is kept as
 it is; above it, each row puts a magnitude and a phase from a different source (model, clean
-reference, input) together, or scales the model's magnitude. PESQ-WB against the clean file.
+reference, input) together, or scales the model's magnitude (never below the input's own).
+PESQ-WB and LSD against the clean file.
 
     python bench/bwe_band_probe.py --checkpoint runs/bwe-map-q/best.safetensors [--files 6]
 
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from models import api  # noqa: E402
 from models import stft as S  # noqa: E402
 from models.data import degrade as D  # noqa: E402
+from models.metrics.spectral import lsd_scores  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bwe_pcm16_probe import CUTOFFS_HZ, HELDOUT_SPEECH, as_pcm16, heldout_signals  # noqa: E402
@@ -34,6 +36,9 @@ VARIANTS = (
     ("model (its magnitude, input phase)", "model", "input", 1.0),
     ("model magnitude, clean phase", "model", "clean", 1.0),
     ("model magnitude x 0.5, clean phase", "model", "clean", 0.5),
+    ("model magnitude x 0.3, input phase", "model", "input", 0.3),
+    ("model magnitude x 0.1, input phase", "model", "input", 0.1),
+    ("model magnitude x 0.03, input phase", "model", "input", 0.03),
     ("clean magnitude, input phase", "clean", "input", 1.0),
     ("clean magnitude, clean phase (= clean)", "clean", "clean", 1.0),
 )
@@ -62,9 +67,12 @@ def probe_file(model, clean: np.ndarray, cutoff_hz: float) -> dict[str, float]:
     scores = {"upper band level, float input [dB re clean]": float(10 * torch.log10(float_upper / clean_upper)),
               "upper band level, 16-bit input [dB re clean]": float(10 * torch.log10(spec_in[:, first_bin:].abs().pow(2).sum() / clean_upper))}
     for label, mag_src, phase_src, scale in VARIANTS:
-        spec = torch.where(upper, torch.polar(scale * mags[mag_src], phases[phase_src]), spec_in)
+        # A scaled-down band never goes below what the input already has there.
+        mag = torch.maximum(scale * mags[mag_src], mags["input"]) if 0 < scale < 1 else scale * mags[mag_src]
+        spec = torch.where(upper, torch.polar(mag, phases[phase_src]), spec_in)
         out = (S.istft(spec, cfg, len(narrow)) / gain)[0].numpy()
         scores[label] = pesq(16000, clean, out, "wb")
+        scores[f"{label} LSD"] = lsd_scores(clean, out, want=("lsd",))["lsd"]
     return scores
 
 
@@ -82,10 +90,11 @@ def main() -> int:
     lines = ["# BWE on 16-bit input: magnitude or phase of the added band? (held-out speech, -26 dBFS, "
              "cut-offs 2 and 4 kHz)", "", f"Command: `python {' '.join(sys.argv)}`", "",
              f"{len(rows)} signals ({len(signals)} files x 2 cut-offs). Below the cut-off every row keeps the input.",
-             "", "| upper band | PESQ-WB mean | min | max |", "|---|---|---|---|"]
+             "", "| upper band | PESQ-WB mean | min | max | LSD mean |", "|---|---|---|---|---|"]
     for label, *_ in VARIANTS:
         v = np.array([r[label] for r in rows])
-        lines.append(f"| {label} | {v.mean():.3f} | {v.min():.2f} | {v.max():.2f} |")
+        lsd = np.mean([r[f"{label} LSD"] for r in rows])
+        lines.append(f"| {label} | {v.mean():.3f} | {v.min():.2f} | {v.max():.2f} | {lsd:.3f} |")
     lines += ["", "| input above the cut-off | mean | min | max |", "|---|---|---|---|"]
     for label in [k for k in rows[0] if k.startswith("upper band level")]:
         v = np.array([r[label] for r in rows])
