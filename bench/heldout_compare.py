@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from models.data.degrade import DegradeConfig  # noqa: E402
-from models.evaluate import evaluate  # noqa: E402
+from models.evaluate import evaluate, mean_ci95  # noqa: E402
 from models.shipping.card import cell  # noqa: E402
 from models.shipping.heldout import HeldoutSpec, build_heldout_set  # noqa: E402
 
@@ -82,6 +82,14 @@ def _cell(part: dict | None, metric: str) -> str:
     return "-" if part is None else cell(part["mean"].get(metric), part["ci95"].get(metric), metric)
 
 
+def _delta(part: dict | None) -> str:
+    """The paired PESQ-WB difference to the first model, signed, with its 95 % CI half-width."""
+    d = None if part is None else part.get("pesq_wb_minus_first")
+    if d is None or d["mean"] is None:
+        return "-"
+    return f"{d['mean']:+.3f}" + ("" if d["ci95"] is None else f" ± {d['ci95']:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", required=True, choices=("denoise", "dereverb", "universal"))
@@ -113,9 +121,17 @@ def main(argv: list[str] | None = None) -> int:
                 est_dirs.append(dst)
             res = evaluate(evs.reference_dir, est_dirs, metrics=",".join(METRICS), jobs=args.jobs)
             names = (["input"] if kind == "degraded" else []) + [label for label, _ in models]
+            per_file = {est.name: {f.file: f.values.get("pesq_wb") for f in res.files if f.system == est.name}
+                        for est in est_dirs}
+            baseline = per_file[est_dirs[0 if kind == "clean input" else 1].name]  # the first model
             for name, est in zip(names, est_dirs):
                 s = res.systems[est.name]
-                scores.setdefault(name, {})[kind] = {"n": s.n, "failed": s.failed, "mean": s.mean, "ci95": s.ci95}
+                # Paired: the same files, so the spread of the per-file differences, not of the means, decides.
+                diffs = [v - baseline[f] for f, v in per_file[est.name].items()
+                         if v is not None and baseline.get(f) is not None]
+                d_mean, d_ci = mean_ci95(diffs)
+                scores.setdefault(name, {})[kind] = {"n": s.n, "failed": s.failed, "mean": s.mean, "ci95": s.ci95,
+                                                     "pesq_wb_minus_first": {"mean": d_mean, "ci95": d_ci}}
     command = "python bench/heldout_compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "task": args.task,
               "snr_range_db": list(degrade.snr_range_db), "files": args.files, "scores": scores}
@@ -125,13 +141,16 @@ def main(argv: list[str] | None = None) -> int:
              f"Command: `{command}`; {result['date']}. {args.files} held-out pairs drawn by "
              f"`models/shipping/heldout.py` (SNR {degrade.snr_range_db[0]:g}..{degrade.snr_range_db[1]:g} dB where "
              "noise is added), and the same clean files given unchanged as input (a model should leave them "
-             "as they are). Means ± 95 % CI; files the scorer rejects are left out (`failed`).", "",
-             "| system | degraded: PESQ-WB | STOI | SI-SDR [dB] | clean input: PESQ-WB | STOI | failed |",
-             "|---|---|---|---|---|---|---|"]
+             "as they are). Means ± 95 % CI; files the scorer rejects are left out (`failed`). "
+             f"Δ: PESQ-WB minus that of the first model ({models[0][0]}) on the same files, mean ± 95 % CI of "
+             "the per-file differences (a paired comparison).", "",
+             "| system | degraded: PESQ-WB | Δ | STOI | SI-SDR [dB] | clean input: PESQ-WB | Δ | STOI | failed |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, kinds in scores.items():
         deg, cln = kinds.get("degraded"), kinds.get("clean input")
-        lines.append(f"| {name} | {_cell(deg, 'pesq_wb')} | {_cell(deg, 'stoi')} | {_cell(deg, 'si_sdr')} | "
-                     f"{_cell(cln, 'pesq_wb')} | {_cell(cln, 'stoi')} | {deg['failed'] if deg else '-'} |")
+        lines.append(f"| {name} | {_cell(deg, 'pesq_wb')} | {_delta(deg)} | {_cell(deg, 'stoi')} | "
+                     f"{_cell(deg, 'si_sdr')} | {_cell(cln, 'pesq_wb')} | {_delta(cln)} | {_cell(cln, 'stoi')} | "
+                     f"{deg['failed'] if deg else '-'} |")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
