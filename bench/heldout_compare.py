@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from models.data.degrade import DegradeConfig  # noqa: E402
+from models.data.degrade import BAND_LIMIT_AUGMENT, DegradeConfig  # noqa: E402
 from models.evaluate import evaluate, mean_ci95  # noqa: E402
 from models.shipping.card import cell  # noqa: E402
 from models.shipping.heldout import HeldoutSpec, build_heldout_set  # noqa: E402
@@ -92,12 +92,15 @@ def _delta(part: dict | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--task", required=True, choices=("denoise", "dereverb", "universal"))
+    p.add_argument("--task", required=True, choices=("denoise", "dereverb", "bwe", "universal"))
     p.add_argument("--models", nargs="+", required=True)
     p.add_argument("--heldout-clean", nargs="+", required=True)
     p.add_argument("--heldout-noise", nargs="+", default=())
     p.add_argument("--heldout-rir", nargs="+", default=())
     p.add_argument("--snr-range", nargs=2, type=float, default=None, help="default: the training default")
+    p.add_argument("--band-limit-augment", action="store_true",
+                   help="bwe pairs like real narrowband files: most get a random low-pass below the cut-off and "
+                   "are rounded to 16-bit PCM (as gre train --band-limit-augment)")
     p.add_argument("--files", type=int, default=24)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--jobs", type=int, default=2)
@@ -105,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     gre = str(Path(sys.executable).parent / "gre")
     degrade = DegradeConfig() if args.snr_range is None else replace(DegradeConfig(), snr_range_db=tuple(args.snr_range))
+    if args.band_limit_augment:
+        degrade = replace(degrade, **BAND_LIMIT_AUGMENT)
+    metrics = METRICS + (("lsd",) if args.task == "bwe" else ())
     models = parse_models(args.models)
     spec = HeldoutSpec(tuple(args.heldout_clean), tuple(args.heldout_noise), tuple(args.heldout_rir), files=args.files)
     scores: dict[str, dict[str, dict]] = {}
@@ -119,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 dst = Path(tmp) / "out" / kind.replace(" ", "-") / f"m{i}"
                 enhance(gre, model, src, dst, args.threads)
                 est_dirs.append(dst)
-            res = evaluate(evs.reference_dir, est_dirs, metrics=",".join(METRICS), jobs=args.jobs)
+            res = evaluate(evs.reference_dir, est_dirs, metrics=",".join(metrics), jobs=args.jobs)
             names = (["input"] if kind == "degraded" else []) + [label for label, _ in models]
             per_file = {est.name: {f.file: f.values.get("pesq_wb") for f in res.files if f.system == est.name}
                         for est in est_dirs}
@@ -134,22 +140,27 @@ def main(argv: list[str] | None = None) -> int:
                                                      "pesq_wb_minus_first": {"mean": d_mean, "ci95": d_ci}}
     command = "python bench/heldout_compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "task": args.task,
-              "snr_range_db": list(degrade.snr_range_db), "files": args.files, "scores": scores}
+              "snr_range_db": list(degrade.snr_range_db), "band_limit_augment": args.band_limit_augment,
+              "files": args.files, "scores": scores}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [f"# Held-out comparison, task {args.task} (`bench/heldout_compare.py`)", "",
              f"Command: `{command}`; {result['date']}. {args.files} held-out pairs drawn by "
              f"`models/shipping/heldout.py` (SNR {degrade.snr_range_db[0]:g}..{degrade.snr_range_db[1]:g} dB where "
-             "noise is added), and the same clean files given unchanged as input (a model should leave them "
+             "noise is added" + ("; bwe inputs low-passed at random and rounded to 16-bit as in "
+                                  "`gre train --band-limit-augment`" if args.band_limit_augment else "")
+             + "), and the same clean files given unchanged as input (a model should leave them "
              "as they are). Means ± 95 % CI; files the scorer rejects are left out (`failed`). "
              f"Δ: PESQ-WB minus that of the first model ({models[0][0]}) on the same files, mean ± 95 % CI of "
              "the per-file differences (a paired comparison).", "",
-             "| system | degraded: PESQ-WB | Δ | STOI | SI-SDR [dB] | clean input: PESQ-WB | Δ | STOI | failed |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| system | degraded: PESQ-WB | Δ | STOI | SI-SDR [dB] |" + (" LSD |" if "lsd" in metrics else "")
+             + " clean input: PESQ-WB | Δ | STOI | failed |",
+             "|---|---|---|---|---|" + ("---|" if "lsd" in metrics else "") + "---|---|---|---|"]
     for name, kinds in scores.items():
         deg, cln = kinds.get("degraded"), kinds.get("clean input")
         lines.append(f"| {name} | {_cell(deg, 'pesq_wb')} | {_delta(deg)} | {_cell(deg, 'stoi')} | "
-                     f"{_cell(deg, 'si_sdr')} | {_cell(cln, 'pesq_wb')} | {_delta(cln)} | {_cell(cln, 'stoi')} | "
+                     f"{_cell(deg, 'si_sdr')} | " + (f"{_cell(deg, 'lsd')} | " if "lsd" in metrics else "")
+                     + f"{_cell(cln, 'pesq_wb')} | {_delta(cln)} | {_cell(cln, 'stoi')} | "
                      f"{deg['failed'] if deg else '-'} |")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

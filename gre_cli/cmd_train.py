@@ -50,6 +50,10 @@ def train_command(
                                             help="bwe: like real narrowband files, most inputs also get a low-pass "
                                             "of random steepness at 0.75-1 x the cut-off and are rounded to 16-bit "
                                             "PCM (off: the authors' brick-wall resampling of float audio only)."),
+    bwe_cutoff: List[float] = typer.Option([], "--bwe-cutoff", metavar="HZ",
+                                           help="bwe: band-limit cut-off in Hz, drawn uniformly (repeatable; "
+                                           "default 2000 and 4000, the authors'). 8000 leaves some inputs "
+                                           "wideband, so the model learns to leave wideband input alone."),
     loss_recipe: str = typer.Option("auto", "--loss-recipe",
                                     help="auto: the architecture's own (mask target loss for masknet, the authors' "
                                     "spectral recipe otherwise); target: the mask target's loss; spectral: the "
@@ -90,7 +94,8 @@ def train_command(
             losses=parse_loss_overrides(default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch,
                                                        recipe_name=loss_recipe), loss),
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {}),
-                            **(BAND_LIMIT_AUGMENT if band_limit_augment else {})),
+                            **(BAND_LIMIT_AUGMENT if band_limit_augment else {}),
+                            **({"bwe_cutoffs_hz": tuple(bwe_cutoff)} if bwe_cutoff else {})),
         )
         from models.architectures import named_config
 

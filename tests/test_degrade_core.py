@@ -238,3 +238,22 @@ def test_quantize_16bit_puts_the_input_on_the_16_bit_grid_at_the_asked_level():
     draws = [D.draw_case("bwe", D.DegradeConfig(**D.BAND_LIMIT_AUGMENT), np.random.default_rng(i)) for i in range(200)]
     levels = [d.quantize_level_dbfs for d in draws if d.quantize_level_dbfs is not None]
     assert 0.6 < len(levels) / len(draws) < 0.9 and all(-35.0 <= v <= -15.0 for v in levels)
+
+
+def test_bwe_cutoff_at_nyquist_leaves_the_input_wideband_and_bad_cutoffs_are_refused():
+    from dataclasses import replace
+
+    cfg = replace(D.DegradeConfig(), bwe_cutoffs_hz=(8000.0,))
+    rng = np.random.default_rng(0)
+    clean = np.random.default_rng(1).standard_normal(16000).astype(np.float32) * 0.1
+    case = D.draw_case("bwe", cfg, rng)
+    assert case.cutoff_hz == 8000.0
+    x, target = D.apply(clean, case, None, None, cfg)
+    np.testing.assert_array_equal(x, clean)
+    np.testing.assert_array_equal(target, clean)
+    mixed = replace(D.DegradeConfig(), bwe_cutoffs_hz=(4000.0, 8000.0))
+    drawn = {D.draw_case("bwe", mixed, rng).cutoff_hz for _ in range(50)}
+    assert drawn == {4000.0, 8000.0}
+    for bad in ((), (0.0,), (9000.0,), (4000.0, -1.0)):
+        with pytest.raises(ValueError, match="cut-offs"):
+            replace(D.DegradeConfig(), bwe_cutoffs_hz=bad)

@@ -42,7 +42,9 @@ class DegradeConfig:
     #: Level randomisation of the mixture (RMS over active speech, dBFS). The trainer normalises
     #: every input to unit RMS, so this matters only for clipping-like effects; kept as authors.
     level_range_dbfs: tuple[float, float] = (-35.0, -15.0)
-    #: Cut-off frequencies for the bwe task (the input is resampled to 2 x cut-off and back).
+    #: Cut-off frequencies for the bwe task (the input is resampled to 2 x cut-off and back). A
+    #: cut-off at the Nyquist frequency leaves the input wideband (``gre train --bwe-cutoff 8000``):
+    #: such samples teach an extender to leave wideband input alone.
     bwe_cutoffs_hz: tuple[float, ...] = (2000.0, 4000.0)
     sample_rate_hz: int = SAMPLE_RATE_HZ
     #: Noise augmentation (all off by default, the authors' recipe; ``gre train --noise-augment``
@@ -66,6 +68,12 @@ class DegradeConfig:
     #: ``level_range_dbfs``: real files are 16-bit, and their quantisation noise fills the empty band
     #: (a model trained on float input only mistakes that noise for content and degrades it).
     bwe_quantize_prob: float = 0.0
+
+    def __post_init__(self):
+        nyquist = self.sample_rate_hz / 2
+        if not self.bwe_cutoffs_hz or any(not 0 < c <= nyquist for c in self.bwe_cutoffs_hz):
+            raise ValueError(f"bwe cut-offs must be in (0, {nyquist:g}] Hz, got {list(self.bwe_cutoffs_hz)} "
+                             f"({nyquist:g} Hz = the Nyquist frequency: the input passes unchanged)")
 
     @property
     def augments_noise(self) -> bool:
