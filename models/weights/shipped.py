@@ -6,6 +6,13 @@ ship a model again, or edit shipped.json and call models.shipping.manifest.regen
 from models.registry import RegistryEntry, register  # noqa: F401
 
 register(RegistryEntry(
+    name='masknet-map-bwe', arch='masknet', config_name='map',
+    tasks=('bwe',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-map-bwe.safetensors',
+    sha256='fde979eb6000902ae657ff1918cf6f5eabcfb991a11a4e72b2409f0c88565896',
+    source='gre train run bwe-map-wide100, best weights (step 750); model card masknet-map-bwe.md',
+), default_for=('bwe',))
+register(RegistryEntry(
     name='masknet-psm-denoise', arch='masknet', config_name='psm',
     tasks=('denoise',), mode='enhance', sample_rate_hz=16000,
     weights_file='masknet-psm-denoise.safetensors',
