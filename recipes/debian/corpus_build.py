@@ -170,6 +170,16 @@ def convert_decoded(job: Job, d: "ca.Decoded | ca.DecodeError") -> dict:
     return row
 
 
+def tally(rows: list[dict]) -> tuple[list[dict], float, dict[str, int]]:
+    """(kept rows, their minutes, count of dropped rows per reason) of freshly made metadata rows."""
+    kept = [r for r in rows if r["kept"]]
+    dropped: dict[str, int] = {}
+    for r in rows:
+        if not r["kept"]:
+            dropped[r["reason"]] = dropped.get(r["reason"], 0) + 1
+    return kept, sum(float(r["seconds"]) for r in kept) / 60, dropped
+
+
 def source_out_dir(out: Path, s: Source) -> Path:
     # Noise is flat under noise/<split>/ (the trainer globs noise/<split>/*.wav); the source name
     # prefixes each file instead.
@@ -203,12 +213,7 @@ def convert_source(out: Path, t: Tier, s: Source, jobs: int) -> None:
     with mp.get_context("fork").Pool(jobs) as pool:
         rows = [row for batch in pool.imap(convert_batch, batches) for row in batch]
     write_tsv(out / "meta" / f"{step}.tsv", rows)
-    kept = [r for r in rows if r["kept"]]
-    minutes = sum(float(r["seconds"]) for r in kept) / 60
-    dropped: dict[str, int] = {}
-    for r in rows:
-        if not r["kept"]:
-            dropped[r["reason"]] = dropped.get(r["reason"], 0) + 1
+    kept, minutes, dropped = tally(rows)
     log(f"{step}: {len(kept)}/{len(rows)} files kept, {minutes:.1f} min, dropped {dropped or 'none'} "
         f"({time.time() - t0:.0f} s)")
     mark_done(out, step, fp)
@@ -369,13 +374,9 @@ def build_tts(out: Path, t: Tier, seed: int, jobs: int, lines_per_voice: int) ->
     with mp.get_context("fork").Pool(jobs) as pool:
         rows = list(pool.imap(tts.make_file, job_list, chunksize=8))
     write_tsv(out / "meta" / f"{TTS_STEP}.tsv", rows)
-    kept = [r for r in rows if r["kept"]]
-    dropped: dict[str, int] = {}
-    for r in rows:
-        if not r["kept"]:
-            dropped[r["reason"]] = dropped.get(r["reason"], 0) + 1
-    log(f"{TTS_STEP}: {len(kept)}/{len(rows)} files from {len(lines)} distinct lines, "
-        f"{sum(float(r['seconds']) for r in kept) / 60:.1f} min, dropped {dropped or 'none'} ({time.time() - t0:.0f} s)")
+    kept, minutes, dropped = tally(rows)
+    log(f"{TTS_STEP}: {len(kept)}/{len(rows)} files from {len(lines)} distinct lines, {minutes:.1f} min, "
+        f"dropped {dropped or 'none'} ({time.time() - t0:.0f} s)")
     mark_done(out, TTS_STEP, fp)
 
 
