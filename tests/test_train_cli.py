@@ -71,6 +71,32 @@ def test_gre_train_empty_corpus_is_one_clear_error(tmp_path):
         assert len(p.stderr.strip().splitlines()) == 1
 
 
+def test_gre_train_stops_cleanly_when_the_whole_process_group_is_signalled(corpus, tmp_path):
+    """Ctrl-C, `timeout` and schedulers signal the process group: the loader worker must not die first,
+    so the trainer saves its checkpoint at the step it reached and exits 0."""
+    import os
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    args = _base(corpus, run, "--steps", "100000", "--no-metric-disc", "--ckpt-every", "100000")
+    args[args.index("--workers") + 1] = "1"
+    proc = subprocess.Popen([GRE, "train", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    log = run / "log.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (log.exists() and '"kind": "train"' in log.read_text()):
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "stopped at step" in out + err and "killed by signal" not in err
+    from models.train.state import load_state
+    step = load_state(run / "last.pt")["step"]
+    logged = [json.loads(line)["step"] for line in log.read_text().splitlines() if '"kind": "train"' in line]
+    assert step >= logged[-1] > 0
+
+
 def test_gre_train_denoise_without_noise_is_a_usage_error(corpus, tmp_path):
     p = _run("--task", "denoise", "--clean", str(corpus["clean"]), "--run-dir", str(tmp_path / "r"),
              "--config", "tiny", "--steps", "1")

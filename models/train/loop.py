@@ -39,6 +39,16 @@ from models.train.logs import RunLog, plot_curves
 from models.train.state import load_state, rng_state, save_state, set_rng_state
 
 
+def _ignore_stop_signals(worker_id: int) -> None:  # noqa: ARG001 - DataLoader's worker_init_fn signature
+    """Loader workers ignore Ctrl-C and SIGTERM: the trainer stops them itself after saving.
+
+    A terminal's Ctrl-C, ``timeout`` or a job scheduler signals the whole process group. A worker that
+    died of the signal would make the trainer's next batch fail before it could save its checkpoint.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 class RunDirError(ValueError):
     """A run directory that does not fit the requested run; the message says what to do."""
 
@@ -284,7 +294,8 @@ class Trainer:
         generator = torch.Generator().manual_seed(self.cfg.seed + self.step)
         return DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.cfg.workers, generator=generator,
                           pin_memory=self.device.type == "cuda", persistent_workers=False,
-                          prefetch_factor=4 if self.cfg.workers > 0 else None)
+                          prefetch_factor=4 if self.cfg.workers > 0 else None,
+                          worker_init_fn=_ignore_stop_signals if self.cfg.workers > 0 else None)
 
     # ------------------------------------------------------------------ state
     def _state(self) -> dict:
