@@ -63,15 +63,16 @@ class Voice:
     licence: str
 
 
+_FLITE_LICENCE = "CMU free licence (BSD-like; a few files GPL-2); see the package's copyright file"
 VOICES = (
-    Voice("tts-flite-kal16", "flite", "kal16", "flite", "cmu:kal", 95.0, "flite: BSD-like (CMU)"),
-    Voice("tts-flite-awb", "flite", "awb", "flite", "cmu:awb", 125.0, "flite: BSD-like (CMU)"),
-    Voice("tts-flite-rms", "flite", "rms", "flite", "cmu:rms", 110.0, "flite: BSD-like (CMU)"),
-    Voice("tts-flite-slt", "flite", "slt", "flite", "cmu:slt", 160.0, "flite: BSD-like (CMU)"),
+    Voice("tts-flite-kal16", "flite", "kal16", "flite", "cmu:kal", 95.0, _FLITE_LICENCE),
+    Voice("tts-flite-awb", "flite", "awb", "flite", "cmu:awb", 125.0, _FLITE_LICENCE),
+    Voice("tts-flite-rms", "flite", "rms", "flite", "cmu:rms", 110.0, _FLITE_LICENCE),
+    Voice("tts-flite-slt", "flite", "slt", "flite", "cmu:slt", 160.0, _FLITE_LICENCE),
     Voice("tts-festival-kal", "festival", "voice_kal_diphone", "festvox-kallpc16k", "cmu:kal", 0.0,
-          "festvox-kallpc16k: BSD-like (CMU)"),
+          "CMU/OGI free licence (BSD-like); see the package's copyright file"),
     Voice("tts-festival-slt-hts", "festival", "voice_cmu_us_slt_arctic_hts", "festvox-us-slt-hts", "cmu:slt", 0.0,
-          "festvox-us-slt-hts: BSD-like (CMU, Nagoya Institute of Technology)"),
+          "EST and BSD-3-clause; see the package's copyright file"),
 )
 #: The Debian packages the voices need (installed, not just downloaded: they are programs).
 ENGINE_PACKAGES = ("flite", "festival", "festvox-kallpc16k", "festvox-us-slt-hts")
