@@ -173,13 +173,12 @@ def synthesize(u: Utterance) -> tuple[np.ndarray, int]:
 def trim(x: np.ndarray, rate_hz: int) -> np.ndarray:
     """``x`` from 50 ms before its first to 50 ms after its last 10 ms frame within 50 dB of its loudest."""
     frame = rate_hz // 100
-    n = len(x) // frame
-    if n == 0:
+    levels = ca.frame_levels_dbfs(x, rate_hz, 10.0, skip_digital_zero=False)
+    if levels.size == 0:
         return x
-    power = (x[:n * frame].astype(np.float64).reshape(n, frame) ** 2).mean(axis=1)
-    if power.max() <= 0:
+    if levels.max() <= -200:  # all digital zero
         return x[:0]
-    loud = np.flatnonzero(power >= power.max() * 10 ** (-TRIM_BELOW_PEAK_DB / 10))
+    loud = np.flatnonzero(levels >= levels.max() - TRIM_BELOW_PEAK_DB)
     margin = int(TRIM_MARGIN_S * rate_hz)
     return x[max(0, loud[0] * frame - margin): min(len(x), (loud[-1] + 1) * frame + margin)]
 
@@ -189,11 +188,11 @@ def finish(x: np.ndarray, rate_hz: int, rng: np.random.Generator) -> np.ndarray:
     y = trim(ca.to_rate(x, rate_hz), ca.SAMPLE_RATE_HZ).astype(np.float64)
     if len(y) == 0:
         return y.astype(np.float32)
-    frame = ca.SAMPLE_RATE_HZ // 100
-    n = len(y) // frame
-    power = (y[:n * frame].reshape(n, frame) ** 2).mean(axis=1) if n else np.array([np.mean(y ** 2)])
-    active = power[power >= power.max() * 1e-3]  # frames within 30 dB of the loudest: the speech
-    y *= 10 ** (LEVEL_DBFS / 20) / np.sqrt(active.mean())
+    levels = ca.frame_levels_dbfs(y, ca.SAMPLE_RATE_HZ, 10.0, skip_digital_zero=False)
+    if levels.size == 0:  # shorter than one frame
+        levels = np.array([10 * np.log10(max(np.mean(y ** 2), 1e-20))])
+    active = levels[levels >= levels.max() - 30.0]  # frames within 30 dB of the loudest: the speech
+    y *= 10 ** (LEVEL_DBFS / 20) / np.sqrt(np.mean(10 ** (active / 10)))
     lsb = 1.0 / 32768
     y += (rng.random(len(y)) - rng.random(len(y))) * lsb
     return y.astype(np.float32)
