@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes" / "debian"))
+import corpus_build as cb  # noqa: E402
 import corpus_sources as cs  # noqa: E402
 
 
@@ -31,8 +32,27 @@ def test_full_tier_follows_the_doc_split():
     assert splits["asterisk-fr"] == splits["asterisk-it"] == "heldout"
     assert splits["fillets-cs"] == "train" and splits["fillets-nl"] == "heldout_nb"
     assert {splits[n] for n in ("klettres", "hedgewars")} == {"heldout"}
-    assert {splits[n] for n in ("0ad-ambient", "lincity", "colobot")} == {"train"}
+    assert {splits[n] for n in ("0ad-ambient", "lincity", "colobot", "widelands", "flightgear",
+                                "asterisk-moh")} == {"train"}
     assert {splits[n] for n in ("supertuxkart-sfx", "wesnoth-ambient", "sonic-pi")} == {"heldout"}
+
+
+def _listed(source, rels, root):
+    """The paths of ``rels`` (relative to ``root``) that the recipe's own file lister picks for ``source``."""
+    for rel in rels:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"")
+    return {p.relative_to(root).as_posix() for p in cb.list_inputs(root, source)}
+
+
+def test_noise_sources_leave_out_speech_and_interface_sounds(tmp_path):
+    by_name = {s.name: s for s in cs.tier("full").sources}
+    fg = ["Sounds/rain.wav", "Aircraft/c172p/Sounds/engine-idle.wav",
+          "Sounds/mk-viii/pull-up.wav", "Aircraft/c172p/Sounds/checklist1.wav"]  # spoken call-outs, checklist
+    assert _listed(by_name["flightgear"], fg, tmp_path / "fg") == set(fg[:2])
+    wl = ["barbarians/taverns/inn_00.ogg", "animals/bird1_00.ogg",
+          "click.ogg", "lobby_chat.ogg", "message_00.ogg", "military/under_attack.ogg"]
+    assert _listed(by_name["widelands"], wl, tmp_path / "wl") == set(wl[:2])
 
 
 def _moved(sources, name, split):

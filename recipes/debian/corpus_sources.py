@@ -127,6 +127,13 @@ PACKAGES = {p.name: p for p in (
     Package("wesnoth-1.16-data", "GPL-2+",
             ("./usr/share/games/wesnoth/1.16/data/core/sounds/ambient/*", "./usr/share/doc/wesnoth-1.16-data/*")),
     Package("sonic-pi-samples", "mostly CC0 (per file; see its copyright file)"),
+    Package("widelands-data", "GPL-2+",
+            ("./usr/share/games/widelands/data/sound/*", "./usr/share/doc/widelands-data/*")),
+    # 1.3 GB of aircraft models; only the sound folders are extracted.
+    Package("flightgear-data-base", "GPL-2+",
+            ("./usr/share/games/flightgear/Sounds/*", "./usr/share/games/flightgear/Aircraft/c172p/Sounds/*",
+             "./usr/share/doc/flightgear-data-base/*")),
+    Package("asterisk-moh-opsound-g722", "CC-BY-SA-3.0"),
     Package("guitarix-common", "GPL-2+ (see its copyright file)",
             ("./usr/share/gx_head/sounds/greathall.wav", "./usr/share/doc/guitarix-common/*")),
     Package("jconvolver-config-files", "GPL-2+ (see its copyright file)"),
@@ -183,6 +190,18 @@ NOISE_FULL = (
            min_seconds=0.5, note="mostly 11.025 kHz: no energy above about 5 kHz"),
     Source("colobot", "noise", "train", "colobot-common-sounds", "./usr/share/games/colobot",
            r"^(sounds|music)/.*\.(wav|ogg)$", min_seconds=0.5, note="machinery effects and music"),
+    # Workshop, farm, tavern and animal effects; interface sounds and the two military calls
+    # (horns / alarms of the game, not environments) are left out.
+    Source("widelands", "noise", "train", "widelands-data", "./usr/share/games/widelands/data/sound", r"\.ogg$",
+           exclude=r"^(click|create_construction_site|lobby_|message_)|^military/", min_seconds=0.5,
+           note="workshop, farm, tavern and animal effects"),
+    # Engines, propellers, fan, rain, wind, 400 Hz hum, radio noise. Sounds/mk-viii/ holds spoken
+    # cockpit call-outs (speech, so not noise); the c172p folder adds engine, tyre and water loops.
+    Source("flightgear", "noise", "train", "flightgear-data-base", "./usr/share/games/flightgear",
+           r"^(Sounds/[^/]+|Aircraft/c172p/Sounds/(engine|tires|water)[^/]*)\.wav$", min_seconds=0.5,
+           note="8-48 kHz: some files hold nothing above 4-5.5 kHz"),
+    Source("asterisk-moh", "noise", "train", "asterisk-moh-opsound-g722", "./usr/share/asterisk/moh", r"\.g722$",
+           note="music on hold (five tracks)"),
     Source("supertuxkart-sfx", "noise", "heldout", "supertuxkart-data", "./usr/share/games/supertuxkart/data/sfx",
            r"\.ogg$", min_seconds=0.5, max_rate_hz=96_000, note="two effects are recorded at 96 kHz"),
     Source("wesnoth-ambient", "noise", "heldout", "wesnoth-1.16-data",
