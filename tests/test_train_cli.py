@@ -125,13 +125,17 @@ def test_gre_train_loss_weights_on_top_of_the_recipe(corpus, tmp_path):
 
 
 def test_gre_train_init_weights_from_a_registered_model_and_a_mismatch(corpus, tmp_path):
-    """--init-weights takes a registered model name; one of another config is a one-line usage error."""
+    """--init-weights takes a registered model name, also for another mask target of the same shape;
+    a network of another size or output shape is a one-line usage error."""
     base = ["--task", "denoise", "--clean", str(corpus["clean"]), "--noise", str(corpus["noise"]),
             "--arch", "masknet", "--batch-size", "2", "--segment-seconds", "0.5", "--workers", "0",
             "--threads", "1", "--steps", "1"]
     p = _run(*base, "--config", "psm", "--run-dir", str(tmp_path / "ok"), "--init-weights", "masknet-psm-denoise")
     assert p.returncode == 0, p.stderr
     assert json.loads((tmp_path / "ok" / "config.json").read_text())["init_weights"] == "masknet-psm-denoise"
-    p = _run(*base, "--config", "irm", "--run-dir", str(tmp_path / "bad"), "--init-weights", "masknet-psm-denoise")
-    assert p.returncode == 2 and "Traceback" not in p.stderr
-    assert p.stderr.strip().count("\n") == 0 and "--init-weights" in p.stderr
+    p = _run(*base, "--config", "iam", "--run-dir", str(tmp_path / "iam"), "--init-weights", "masknet-psm-denoise")
+    assert p.returncode == 0, p.stderr
+    for config in ("psm_large", "map"):  # more GRU layers; two output channels
+        p = _run(*base, "--config", config, "--run-dir", str(tmp_path / config), "--init-weights", "masknet-psm-denoise")
+        assert p.returncode == 2 and "Traceback" not in p.stderr
+        assert p.stderr.strip().count("\n") == 0 and "--init-weights" in p.stderr

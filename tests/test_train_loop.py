@@ -304,6 +304,25 @@ def test_init_weights_of_another_network_is_refused(corpus, tmp_path):
         train(replace(first, init_weights="no-such-model"), tmp_path / "c", quiet=True)
 
 
+def test_init_weights_may_change_the_mask_target_of_a_same_shape_network(corpus, tmp_path):
+    """PSM weights start an IAM run as they are (same layers, another target); tiny_psm -> tiny (hidden 8,
+    conv 2) is still refused when a size differs."""
+    from models.checkpoint import load_checkpoint
+    from models.train.loop import Trainer
+
+    first = _cfg(corpus, arch="masknet", config_name="tiny_psm", steps=1,
+                 losses=default_losses("denoise", arch="masknet"))
+    train(first, tmp_path / "a", quiet=True)
+    source = tmp_path / "a" / "model.safetensors"
+    saved = load_checkpoint(source).state_dict
+    iam = Trainer(replace(first, config_name="tiny_iam", init_weights=str(source)), tmp_path / "b", quiet=True)
+    assert iam.net.cfg.target == "iam"
+    for key, tensor in iam.net.state_dict().items():
+        assert torch.equal(tensor, saved[key]), key
+    with pytest.raises(RunDirError, match="same --arch and --config"):
+        Trainer(replace(first, config_name="psm", init_weights=str(source)), tmp_path / "c", quiet=True)
+
+
 def test_masknet_map_learns_bandwidth_extension_loss(corpus, tmp_path):
     """The map target trains on the bwe task through its magnitude loss and exports a usable model."""
     cfg = _cfg(corpus, task="bwe", noise_dirs=(), arch="masknet", config_name="tiny_map", steps=3,

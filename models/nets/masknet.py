@@ -98,6 +98,9 @@ class MaskNet(nn.Module):
     """forward(mag_c [B, F, T], phase [B, F, T], return_estimate=False) -> (mag_c_hat, phase_hat[, estimate])."""
 
     arch = "masknet"
+    #: Config fields `gre train --init-weights` may change: the same layers learn another target
+    #: (e.g. PSM weights start an IAM run); targets with two output channels differ in shape.
+    warm_start_free_fields = ("target", "iam_max")
 
     def __init__(self, cfg: MaskNetConfig | None = None):
         super().__init__()

@@ -136,8 +136,10 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[Trai
 def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     """The state dict that ``--init-weights SOURCE`` starts a run from.
 
-    ``source``: a gre checkpoint file or a registered model name. Its architecture and network
-    config must be the run's (fine-tuning continues the same network); otherwise a RunDirError
+    ``source``: a gre checkpoint file or a registered model name. Its architecture must be the
+    run's, and so must its network config, except for the fields the architecture lists in
+    ``warm_start_free_fields`` (a MaskNet's mask target: a PSM network is a good start for an IAM one
+    of the same shape) as long as every parameter keeps its name and shape. Otherwise a RunDirError
     names the file and what it holds.
     """
     from dataclasses import asdict
@@ -160,9 +162,16 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     except CheckpointError as err:
         raise RunDirError(f"--init-weights: {err}") from None
     wanted = json.loads(json.dumps(asdict(net_cfg)))  # as stored: tuples become lists
-    if loaded.arch != arch or loaded.config != wanted:
-        raise RunDirError(f"--init-weights {path}: holds a {loaded.arch} network (config {loaded.config_name!r}) "
-                          f"that is not this run's --arch {arch} config; fine-tune with the same --arch and --config")
+    mismatch = RunDirError(f"--init-weights {path}: holds a {loaded.arch} network (config {loaded.config_name!r}) "
+                           f"that is not this run's --arch {arch} config; fine-tune with the same --arch and --config")
+    if loaded.arch != arch:
+        raise mismatch
+    if loaded.config != wanted:
+        free = set(getattr(type(build_network(arch, net_cfg)), "warm_start_free_fields", ()))
+        differ = {k for k in set(loaded.config) | set(wanted) if loaded.config.get(k) != wanted.get(k)}
+        shapes = {k: tuple(v.shape) for k, v in build_network(arch, net_cfg).state_dict().items()}
+        if not differ <= free or shapes != {k: tuple(v.shape) for k, v in loaded.state_dict.items()}:
+            raise mismatch
     return loaded.state_dict
 
 
