@@ -54,6 +54,10 @@ def train_command(
                                            help="bwe: band-limit cut-off in Hz, drawn uniformly (repeatable; "
                                            "default 2000 and 4000, the authors'). 8000 leaves some inputs "
                                            "wideband, so the model learns to leave wideband input alone."),
+    clean_fraction: float = typer.Option(0.0, "--clean-fraction", metavar="P",
+                                         help="Share of training samples left undegraded (input = target), so "
+                                         "the model learns to leave clean speech alone; 0 <= P < 1 (default 0, "
+                                         "the authors' recipe). Validation is always degraded."),
     loss_recipe: str = typer.Option("auto", "--loss-recipe",
                                     help="auto: the architecture's own (mask target loss for masknet, the authors' "
                                     "spectral recipe otherwise); target: the mask target's loss; spectral: the "
@@ -95,7 +99,8 @@ def train_command(
                                                        recipe_name=loss_recipe), loss),
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {}),
                             **(BAND_LIMIT_AUGMENT if band_limit_augment else {}),
-                            **({"bwe_cutoffs_hz": tuple(bwe_cutoff)} if bwe_cutoff else {})),
+                            **({"bwe_cutoffs_hz": tuple(bwe_cutoff)} if bwe_cutoff else {}),
+                            clean_prob=clean_fraction),
         )
         from models.architectures import named_config
 

@@ -257,3 +257,25 @@ def test_bwe_cutoff_at_nyquist_leaves_the_input_wideband_and_bad_cutoffs_are_ref
     for bad in ((), (0.0,), (9000.0,), (4000.0, -1.0)):
         with pytest.raises(ValueError, match="cut-offs"):
             replace(D.DegradeConfig(), bwe_cutoffs_hz=bad)
+
+
+@pytest.mark.parametrize("task", ["denoise", "dereverb", "bwe", "universal"])
+def test_clean_fraction_leaves_that_share_of_samples_undegraded(task):
+    cfg = D.DegradeConfig(clean_prob=0.3)
+    draws = [D.draw_case(task, cfg, np.random.default_rng(i)) for i in range(1000)]
+    clean = [d for d in draws if d.case == "clean"]
+    assert 0.25 < len(clean) / len(draws) < 0.35
+    x = _speechlike(8000, np.random.default_rng(1))
+    inp, target = D.apply(x, clean[0], None, None, cfg)  # no noise, no room needed
+    assert np.array_equal(inp, x) and np.array_equal(target, x)
+    # Off (the default): the generator advances exactly as before the option existed.
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    D.draw_case(task, D.DegradeConfig(), a)
+    D.draw_case(task, D.DegradeConfig(clean_prob=0.0), b)
+    assert a.random() == b.random()
+
+
+def test_clean_fraction_out_of_range_is_refused():
+    for bad in (-0.1, 1.0, 1.5):
+        with pytest.raises(ValueError, match="clean fraction"):
+            D.DegradeConfig(clean_prob=bad)

@@ -122,6 +122,11 @@ def test_gre_train_loss_weights_on_top_of_the_recipe(corpus, tmp_path):
     assert json.loads((tmp_path / "wide" / "config.json").read_text())["degrade"]["bwe_cutoffs_hz"] == [4000.0, 8000.0]
     p = _run(*base, "--run-dir", str(tmp_path / "bad2"), "--bwe-cutoff", "9000")
     assert p.returncode == 2 and "cut-offs" in p.stderr and "Traceback" not in p.stderr
+    p = _run(*base, "--run-dir", str(tmp_path / "cleanfrac"), "--clean-fraction", "0.2")
+    assert p.returncode == 0, p.stderr
+    assert json.loads((tmp_path / "cleanfrac" / "config.json").read_text())["degrade"]["clean_prob"] == 0.2
+    p = _run(*base, "--run-dir", str(tmp_path / "bad3"), "--clean-fraction", "1")
+    assert p.returncode == 2 and "clean fraction" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_gre_train_init_weights_from_a_registered_model_and_a_mismatch(corpus, tmp_path):

@@ -335,3 +335,18 @@ def test_masknet_map_learns_bandwidth_extension_loss(corpus, tmp_path):
 
     out = load_model(str(tmp_path / "m" / "model.safetensors"))(torch.randn(1, 4000) * 0.1)
     assert out.shape == (1, 4000) and torch.isfinite(out).all()
+
+
+def test_validation_items_are_degraded_whatever_the_clean_fraction(corpus):
+    """--clean-fraction is for training only: the validation set is the same with and without it."""
+    from models.data.degrade import DegradeConfig
+    from models.data.files import scan_folders
+    from models.train.validation import build_val_set
+
+    files, _ = scan_folders([corpus["val"]], sample_rate_hz=16000, min_seconds=0.1, what="val")
+    noise, _ = scan_folders([corpus["noise"]], sample_rate_hz=16000, min_seconds=0.1, what="noise")
+    plain = build_val_set(files, "denoise", DegradeConfig(), 3, 2, 1.0, noise, None)
+    mostly_clean = build_val_set(files, "denoise", DegradeConfig(clean_prob=0.99), 3, 2, 1.0, noise, None)
+    for a, b in zip(plain, mostly_clean, strict=True):
+        assert b.case == "only_noise" and np.array_equal(a.input, b.input)
+        assert not np.allclose(b.input, b.target)

@@ -68,8 +68,15 @@ class DegradeConfig:
     #: ``level_range_dbfs``: real files are 16-bit, and their quantisation noise fills the empty band
     #: (a model trained on float input only mistakes that noise for content and degrades it).
     bwe_quantize_prob: float = 0.0
+    #: With this probability a training sample is left undegraded (input = target = the clean
+    #: speech; ``gre train --clean-fraction``). A model that has only seen degraded input learns to
+    #: always take something away, which harms the clean files of a corpus run through it.
+    #: Validation ignores it: clean input is scored on its own.
+    clean_prob: float = 0.0
 
     def __post_init__(self):
+        if not 0.0 <= self.clean_prob < 1.0:
+            raise ValueError(f"the clean fraction must be in [0, 1), got {self.clean_prob:g}")
         nyquist = self.sample_rate_hz / 2
         if not self.bwe_cutoffs_hz or any(not 0 < c <= nyquist for c in self.bwe_cutoffs_hz):
             raise ValueError(f"bwe cut-offs must be in (0, {nyquist:g}] Hz, got {list(self.bwe_cutoffs_hz)} "
@@ -258,6 +265,9 @@ def draw_case(task: str, cfg: DegradeConfig, rng: np.random.Generator) -> Degrad
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
     snr = lambda: float(rng.uniform(*cfg.snr_range_db))  # noqa: E731
+    # Drawn only when asked for, so that runs without it keep their exact sample sequence.
+    if task != "phase" and cfg.clean_prob > 0 and rng.random() < cfg.clean_prob:
+        return Degradation("clean")
     if task == "denoise":
         return Degradation("only_noise", snr_db=snr())
     if task == "dereverb":

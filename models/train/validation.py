@@ -2,7 +2,7 @@
 SI-SDR and phase distance (PD, degrees) of the model's output against the clean target."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -29,8 +29,10 @@ class ValItem:
 def build_val_set(files: list[AudioFile], task: str, cfg: D.DegradeConfig, seed: int, count: int,
                   max_seconds: float, noise: list[AudioFile] | None, rirs: list[np.ndarray] | None) -> list[ValItem]:
     """Up to ``count`` files spread over ``files``, the first ``max_seconds`` of each, degraded
-    deterministically (the same items at every validation and on resume)."""
+    deterministically (the same items at every validation and on resume). Every item is degraded:
+    the training-only ``clean_prob`` is ignored (clean input is scored on its own)."""
     rate = cfg.sample_rate_hz
+    cfg = replace(cfg, clean_prob=0.0)
     picks = files if len(files) <= count else [files[int(i)] for i in np.linspace(0, len(files) - 1, count)]
     items = []
     for k, f in enumerate(picks):
