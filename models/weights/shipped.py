@@ -26,10 +26,3 @@ register(RegistryEntry(
     sha256='0c95c7051562930b15ae3cbfe9376ca800648c312803cac57863b4a60ebfaa5e',
     source='gre train run dereverb-psm, best weights (step 5000); model card masknet-psm-dereverb.md',
 ), default_for=('dereverb',))
-register(RegistryEntry(
-    name='masknet-psm-universal', arch='masknet', config_name='psm',
-    tasks=('universal',), mode='enhance', sample_rate_hz=16000,
-    weights_file='masknet-psm-universal.safetensors',
-    sha256='604c551ad63c6343e5d8357fb67ba6e12a3677390e7f868f7edc8140c9e2bc5d',
-    source='gre train run universal-psm, best weights (step 1000); model card masknet-psm-universal.md',
-), default_for=('universal',))
