@@ -167,9 +167,10 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     if loaded.arch != arch:
         raise mismatch
     if loaded.config != wanted:
-        free = set(getattr(type(build_network(arch, net_cfg)), "warm_start_free_fields", ()))
+        net = build_network(arch, net_cfg)
+        free = set(getattr(net, "warm_start_free_fields", ()))
         differ = {k for k in set(loaded.config) | set(wanted) if loaded.config.get(k) != wanted.get(k)}
-        shapes = {k: tuple(v.shape) for k, v in build_network(arch, net_cfg).state_dict().items()}
+        shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
         if not differ <= free or shapes != {k: tuple(v.shape) for k, v in loaded.state_dict.items()}:
             raise mismatch
     return loaded.state_dict
