@@ -102,3 +102,14 @@ def test_seeded_random_registry_model_is_deterministic():
     a = api.load_model("gre-tiny-random").network.state_dict()
     b = api.load_model("gre-tiny-random").network.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_every_task_has_a_shipped_default_whose_weights_load():
+    """`gre enhance --task T` works out of the box for all five tasks (the registry and the weights agree)."""
+    from models.api import load_model
+    from models.registry import TASKS, default_model_for
+
+    for task in TASKS:
+        name = default_model_for(task)
+        model = load_model(task=task)
+        assert model is not None, (task, name)

@@ -26,3 +26,10 @@ register(RegistryEntry(
     sha256='0c95c7051562930b15ae3cbfe9376ca800648c312803cac57863b4a60ebfaa5e',
     source='gre train run dereverb-psm, best weights (step 5000); model card masknet-psm-dereverb.md',
 ), default_for=('dereverb',))
+register(RegistryEntry(
+    name='masknet-psm-universal-v2', arch='masknet', config_name='psm',
+    tasks=('universal',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-psm-universal-v2.safetensors',
+    sha256='48c009941b81fb82b65bb0b49d3d41f1fc6b0c30481b4113256c241fb0fafcd7',
+    source='gre train run universal-psm-clean, last weights (step 1045); model card masknet-psm-universal-v2.md',
+), default_for=('universal',))
