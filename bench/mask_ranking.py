@@ -83,16 +83,13 @@ def score_system(enhance, pairs) -> dict:
 def oracle_enhancer(kind: str):
     import torch
 
-    from models import masks as M
-    from models import stft as S
     from models.config import STFTConfig
+    from models.masks import oracle_waveform
 
     cfg = STFTConfig()
 
     def run(noisy: np.ndarray, clean: np.ndarray) -> np.ndarray:
-        y = S.stft(torch.from_numpy(noisy)[None], cfg)
-        s = S.stft(torch.from_numpy(clean)[None], cfg)
-        return S.istft(M.oracle_spectrum(kind, s, y - s), cfg, len(noisy))[0].numpy()
+        return oracle_waveform(kind, torch.from_numpy(noisy)[None], torch.from_numpy(clean)[None], cfg)[0].numpy()
 
     return run
 

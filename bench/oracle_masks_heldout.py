@@ -30,10 +30,9 @@ sys.path.insert(0, str(REPO))
 from models.config import STFTConfig  # noqa: E402
 from models.data.degrade import DegradeConfig  # noqa: E402
 from models.evaluate import evaluate  # noqa: E402
-from models.masks import MASK_KINDS, oracle_spectrum  # noqa: E402
+from models.masks import MASK_KINDS, oracle_waveform  # noqa: E402
 from models.shipping.card import cell  # noqa: E402
 from models.shipping.heldout import HeldoutSpec, build_heldout_set  # noqa: E402
-from models.stft import istft, stft  # noqa: E402
 
 METRICS = ("pesq_wb", "stoi", "si_sdr")
 
@@ -45,9 +44,7 @@ def write_oracle(kind: str, degraded_dir: Path, clean_dir: Path, out_dir: Path, 
         y, rate = sf.read(path, dtype="float32")
         s, _ = sf.read(clean_dir / path.name, dtype="float32")
         n = min(len(y), len(s))
-        y_t, s_t = torch.from_numpy(y[:n]), torch.from_numpy(s[:n])
-        clean_spec = stft(s_t, cfg)
-        est = istft(oracle_spectrum(kind, clean_spec, stft(y_t, cfg) - clean_spec), cfg, n)
+        est = oracle_waveform(kind, torch.from_numpy(y[:n]), torch.from_numpy(s[:n]), cfg)
         sf.write(out_dir / path.name, est.numpy(), rate, subtype="FLOAT")
 
 

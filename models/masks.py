@@ -105,3 +105,13 @@ def oracle_spectrum(kind: str, clean_spec: torch.Tensor, noise_spec: torch.Tenso
     if kind == "cirm":
         mask = decompress_cirm(compress_cirm(mask, cfg), cfg)
     return apply_mask(mask, clean_spec + noise_spec)
+
+
+def oracle_waveform(kind: str, mix: torch.Tensor, clean: torch.Tensor, stft_cfg) -> torch.Tensor:
+    """What the ideal mask ``kind`` recovers from the waveform ``mix`` [N], ``clean`` [N] being its
+    target; the "noise" is everything else (mix - clean: noise, a reverberant tail, or both).
+    ``stft_cfg`` is a :class:`models.config.STFTConfig`. Returns [N], the length of ``mix``."""
+    from models.stft import istft, stft
+
+    clean_spec = stft(clean, stft_cfg)
+    return istft(oracle_spectrum(kind, clean_spec, stft(mix, stft_cfg) - clean_spec), stft_cfg, mix.shape[-1])

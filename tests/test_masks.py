@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from models.masks import (MASK_KINDS, MaskConfig, apply_mask, compress_cirm, decompress_cirm, ideal_mask,
-                          oracle_spectrum)
+                          oracle_spectrum, oracle_waveform)
 
 
 def _spectra(seed: int = 0, shape=(201, 50), dtype=torch.complex128):
@@ -80,6 +80,19 @@ def test_oracle_spectrum_of_each_kind():
     cirm = oracle_spectrum("cirm", s, n)
     small = ideal_mask("cirm", s, n).abs() < 20  # inside the compression clip the cIRM is exact
     assert torch.allclose(cirm[small], s[small], atol=1e-9)
+
+
+def test_oracle_waveform_keeps_the_length_and_recovers_clean_speech_from_a_clean_mix():
+    from models.config import STFTConfig
+
+    gen = torch.Generator().manual_seed(3)
+    clean = 0.1 * torch.randn(16_037, generator=gen, dtype=torch.float64)
+    noise = 0.1 * torch.randn(16_037, generator=gen, dtype=torch.float64)
+    for kind in ("irm", "iam", "psm", "orm", "cirm"):
+        out = oracle_waveform(kind, clean, clean, STFTConfig())  # no noise: every mask is 1
+        assert out.shape == clean.shape and torch.allclose(out, clean, atol=1e-6), kind
+    noisy = oracle_waveform("psm", clean + noise, clean, STFTConfig())
+    assert (noisy - clean).pow(2).mean() < 0.5 * noise.pow(2).mean()
 
 
 def test_empty_bins_get_zero_and_unknown_kind_fails():
