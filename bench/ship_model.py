@@ -26,8 +26,9 @@ from models.shipping.heldout import HeldoutSpec  # noqa: E402
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run-dir", type=Path, required=True, help="A `gre train --run-dir` folder.")
-    p.add_argument("--weights", choices=("best", "last"), default="best",
-                   help="best.safetensors (best validation) or model.safetensors (last checkpoint).")
+    p.add_argument("--weights", choices=("best", "last", "averaged"), default="best",
+                   help="best.safetensors (best validation), model.safetensors (last checkpoint) or "
+                   "averaged.safetensors (`gre average-weights ... -o RUN/averaged.safetensors`).")
     p.add_argument("--name", required=True, help="Registry name, e.g. gre-denoise-masknet-psm.")
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=None, metavar="TASK",
                    help=f"Tasks it serves ({', '.join(TASKS)}) [default: the run's task].")

@@ -73,6 +73,9 @@ def train_command(
     val_files: int = typer.Option(24, "--val-files", help="Number of held-out files per validation."),
     init_weights: str = typer.Option("", "--init-weights", help="Fine-tune: start from this gre checkpoint or "
                                      "registered model (same --arch and --config) instead of random weights."),
+    keep_weights: bool = typer.Option(False, "--keep-weights/--no-keep-weights",
+                                      help="Also keep each checkpoint's weights as weights/step-N.safetensors in the "
+                                      "run dir, for `gre average-weights`."),
 ) -> None:
     """Train on clean speech degraded on the fly; resumable, validated, logged to the run dir."""
     from dataclasses import replace
@@ -94,7 +97,7 @@ def train_command(
             grad_clip=(5.0 if task == "phase" else 0.0) if grad_clip < 0 else grad_clip, seed=seed,
             precision=precision, device=device, workers=workers, threads=threads, val_every=val_every,
             ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
-            low_memory=low_memory, init_weights=init_weights,
+            low_memory=low_memory, init_weights=init_weights, keep_weights=keep_weights,
             losses=parse_loss_overrides(default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch,
                                                        recipe_name=loss_recipe), loss),
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {}),

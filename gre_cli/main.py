@@ -12,8 +12,8 @@ import typer
 from models import __version__
 
 #: Subcommand modules, in the order `gre --help` lists them.
-COMMAND_MODULES = ("gre_cli.cmd_models", "gre_cli.cmd_enhance", "gre_cli.cmd_train", "gre_cli.cmd_evaluate",
-                   "gre_cli.cmd_benchmark")
+COMMAND_MODULES = ("gre_cli.cmd_models", "gre_cli.cmd_enhance", "gre_cli.cmd_train", "gre_cli.cmd_average",
+                   "gre_cli.cmd_evaluate", "gre_cli.cmd_benchmark")
 
 app = typer.Typer(
     name="gre",

@@ -2,7 +2,8 @@
 
 Our format, in a ``.safetensors`` file: tensors = the network state dict; metadata (strings) =
 ``gre_format`` "1", ``arch``, ``config`` (JSON of the config dataclass), ``config_name``,
-``sample_rate_hz``, ``tasks`` (comma separated), ``mode``. The same fields in a plain dict
+``sample_rate_hz``, ``tasks`` (comma separated), ``mode``; optionally ``step`` (the training step of
+the weights) and ``averaged_from`` (see :mod:`models.weights_average`). The same fields in a plain dict
 saved with ``torch.save`` (key ``state_dict`` for the tensors) are accepted too.
 
 The authors' files are ``torch.save({'generator': state_dict})`` with no config; the config is
@@ -42,8 +43,11 @@ class LoadedCheckpoint:
 
 def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], *, arch: str, config: Any,
                     config_name: str, sample_rate_hz: int, tasks: tuple[str, ...] | list[str],
-                    mode: str = "enhance") -> None:
-    """Write a safetensors checkpoint atomically (temporary name, then rename)."""
+                    mode: str = "enhance", extra_metadata: dict[str, str] | None = None) -> None:
+    """Write a safetensors checkpoint atomically (temporary name, then rename).
+
+    ``extra_metadata``: more string fields (e.g. ``step``); they may not replace the fields above.
+    """
     from safetensors.torch import save_file
 
     config_dict = asdict(config) if is_dataclass(config) else dict(config)
@@ -56,6 +60,10 @@ def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], *, ar
         "tasks": ",".join(tasks),
         "mode": mode,
     }
+    clash = set(extra_metadata or {}) & set(metadata)
+    if clash:
+        raise ValueError(f"extra_metadata may not replace {', '.join(sorted(clash))}")
+    metadata.update({k: str(v) for k, v in (extra_metadata or {}).items()})
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
@@ -83,6 +91,20 @@ def _from_fields(fields: dict[str, Any], state: dict[str, torch.Tensor], path: P
         )
     except (KeyError, ValueError, TypeError) as err:
         raise CheckpointError(f"{path}: gre checkpoint metadata is incomplete ({err}); re-export it") from None
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The string metadata of a safetensors checkpoint (empty for other files or unreadable ones)."""
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return {}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception:  # safetensors raises its own error types; load_checkpoint reports them
+        return {}
 
 
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:

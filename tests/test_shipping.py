@@ -61,7 +61,7 @@ def run_dir(tmp_path_factory) -> Path:
     cfg = TrainConfig(task="denoise", clean_dirs=(str(corpus["clean"]),), noise_dirs=(str(corpus["noise"]),),
                       val_clean_dirs=(str(corpus["val"]),), config_name="tiny", steps=2, batch_size=1,
                       segment_seconds=0.5, workers=0, threads=1, ckpt_every=1, log_every=1, val_every=1,
-                      val_files=2, losses=default_losses("denoise", metric_disc=False))
+                      val_files=2, keep_weights=True, losses=default_losses("denoise", metric_disc=False))
     run = tmp_path_factory.mktemp("run") / "denoise"
     with pytest.MonkeyPatch.context() as patch:  # curves.png is not needed and costs seconds
         patch.setattr("models.train.loop.plot_curves", lambda run_dir: False)
@@ -208,6 +208,28 @@ def test_second_model_is_added_and_the_same_name_replaced(run_dir, eval_root, we
     _register_shipped(weights_dir)
     assert registry.default_model_for("dereverb") == "gre-b"
     assert registry.get_entry("gre-a").available and registry.get_entry("gre-b").available
+
+
+def test_averaged_weights_ship_and_the_card_names_the_averaged_steps(run_dir, eval_root, weights_dir, tmp_path,
+                                                                     capsys):
+    import shutil
+
+    from models.weights_average import average_checkpoints
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    args = ["--run-dir", str(run), "--name", "gre-avg", "--weights", "averaged", "--tasks", "denoise",
+            "--eval-root", str(eval_root), "--weights-dir", str(weights_dir)]
+    assert _ship_script().main(args) == 2
+    assert "averaged.safetensors: missing (write it with gre average-weights" in capsys.readouterr().err
+    average_checkpoints(sorted((run / "weights").iterdir()), run / "averaged.safetensors")
+    assert _ship_script().main(args) == 0
+    entry = _manifest(weights_dir)["gre-avg"]
+    assert entry["sha256"] == registry.sha256_of(run / "averaged.safetensors")
+    assert "averaged weights (the average of 2 checkpoints (steps 1, 2))" in entry["source"]
+    card = (weights_dir / "gre-avg.md").read_text()
+    assert "the average of 2 checkpoints (steps 1, 2) of this run" in card
+    assert "configured; shipped weights: the average of 2 checkpoints (steps 1, 2) |" in card
 
 
 def test_phase_retrieval_model_is_scored_on_clean_input_next_to_griffin_lim(run_dir, eval_root, weights_dir,

@@ -74,6 +74,31 @@ def test_run_dir_outputs_and_exported_model(corpus, tmp_path):
     assert state["config"]["task"] == "denoise" and state["step"] == 2
 
 
+def test_keep_weights_writes_each_checkpoints_weights_with_its_step(corpus, tmp_path):
+    from models.checkpoint import read_metadata
+    from models.weights_average import average_checkpoints
+
+    run = tmp_path / "run"
+    train(_cfg(corpus, steps=4, ckpt_every=2, keep_weights=True, losses=default_losses("denoise", metric_disc=False)),
+          run, quiet=True)
+    kept = sorted((run / "weights").iterdir())
+    assert [p.name for p in kept] == ["step-0000002.safetensors", "step-0000004.safetensors"]
+    assert [read_metadata(p)["step"] for p in kept] == ["2", "4"]
+    assert read_metadata(run / "model.safetensors")["step"] == "4"
+    from safetensors.torch import load_file
+
+    last, kept_last = load_file(run / "model.safetensors"), load_file(kept[-1])
+    assert all(torch.equal(last[k], kept_last[k]) for k in last)
+    assert [s.step for s in average_checkpoints(kept, run / "averaged.safetensors")] == [2, 4]
+    # Off by default, and switching it on is allowed when resuming.
+    plain = tmp_path / "plain"
+    train(_cfg(corpus, steps=2, losses=default_losses("denoise", metric_disc=False)), plain, quiet=True)
+    assert not (plain / "weights").exists()
+    train(_cfg(corpus, steps=4, keep_weights=True, losses=default_losses("denoise", metric_disc=False)), plain,
+          resume=True, quiet=True)
+    assert [p.name for p in (plain / "weights").iterdir()] == ["step-0000004.safetensors"]
+
+
 def test_phase_task_exports_phase_retrieval_mode(corpus, tmp_path):
     cfg = _cfg(corpus, task="phase", steps=1, noise_dirs=(), losses=replace(default_losses("phase"), mpd=0.0),
                grad_clip=5.0)

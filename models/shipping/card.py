@@ -41,7 +41,7 @@ class CardData:
     weights_file: str
     weights_bytes: int
     sha256: str
-    which_weights: str  # "best" | "last"
+    which_weights: str  # "best" | "last" | "averaged"
     run: RunInfo
     hardware: Hardware
     scores: tuple[SetScores, ...]
@@ -91,6 +91,8 @@ def _header(c: CardData) -> list[str]:
         key = c.run.selection_key
         label = "PD" if key == "pd" else "PESQ-WB"
         origin += f" (best validation {label} {best.get(key, float('nan')):.3f}, step {step})"
+    elif c.which_weights == "averaged":
+        origin += f" ({c.run.describe_weights('averaged')} of this run, made by `gre average-weights`)"
     elif step is not None:
         origin += f" (last checkpoint, step {step})"
     named = "" if c.named_config_matches else " (differs from the named config of that name: see below)"
@@ -136,6 +138,8 @@ def _training(c: CardData) -> list[str]:
     cfg, run = c.run.config, c.run
     threads = cfg.get("threads", 0)
     speed = f"{run.steps_per_second:.4f} steps/s (median of the logged rates)" if run.steps_per_second else "unknown"
+    shipped = (f"shipped weights: {run.describe_weights('averaged')}" if c.which_weights == "averaged" else
+               f"shipped weights from step {_or_unknown(run.weights_step(c.which_weights))}")
     lines = [
         "## Training",
         "",
@@ -143,8 +147,7 @@ def _training(c: CardData) -> list[str]:
         "|---|---|",
         f"| run directory | `{shown_path(run.run_dir)}` |",
         f"| task | {cfg.get('task')} |",
-        f"| steps | {_or_unknown(run.step_reached)} reached of {cfg.get('steps')} configured; "
-        f"shipped weights from step {_or_unknown(run.weights_step(c.which_weights))} |",
+        f"| steps | {_or_unknown(run.step_reached)} reached of {cfg.get('steps')} configured; {shipped} |",
         f"| batch | {cfg.get('batch_size')} x {cfg.get('segment_seconds')} s segments |",
         f"| optimiser | AdamW, lr {cfg.get('lr')}, x{cfg.get('lr_decay')} every {cfg.get('lr_decay_every_steps')} "
         f"steps, betas {cfg.get('betas')}, weight decay {cfg.get('weight_decay')}, grad clip {cfg.get('grad_clip')} |",

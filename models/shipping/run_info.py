@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 #: ``--weights`` choice -> file in the run directory.
-WEIGHT_FILES = {"best": "best.safetensors", "last": "model.safetensors"}
+WEIGHT_FILES = {"best": "best.safetensors", "last": "model.safetensors", "averaged": "averaged.safetensors"}
 
 
 class RunDirProblem(ValueError):
@@ -59,10 +59,31 @@ class RunInfo:
         return (min if key == "pd" else max)(scored, key=lambda r: r[key])
 
     def weights_step(self, which: str) -> int | None:
+        """The step of the ``which`` weights; None when unknown or an average of several steps."""
         if which == "best":
             best = self.best_val
             return int(best["step"]) if best else None
+        if which == "averaged":
+            return None
         return self.step_reached
+
+    def averaged_steps(self) -> list[int | None] | None:
+        """The steps averaged into ``averaged.safetensors`` (`gre average-weights`), or None."""
+        from models.weights_average import averaged_sources
+
+        sources = averaged_sources(self.run_dir / WEIGHT_FILES["averaged"])
+        return None if sources is None else [s.step for s in sources]
+
+    def describe_weights(self, which: str) -> str:
+        """``which`` weights in words: "step 5,000" or "the average of 6 checkpoints (steps 2,500, ...)"."""
+        if which == "averaged":
+            steps = self.averaged_steps()
+            if steps is None:
+                return "averaged weights (sources not recorded)"
+            shown = ", ".join("unknown" if s is None else f"{s:,}" for s in steps)
+            return f"the average of {len(steps)} checkpoints (steps {shown})"
+        step = self.weights_step(which)
+        return f"step {'unknown' if step is None else f'{step:,}'}"
 
 
 def _read_log(path: Path) -> list[dict[str, Any]]:
@@ -115,13 +136,14 @@ def read_run(run_dir: str | Path) -> RunInfo:
 
 
 def weights_path(run_dir: str | Path, which: str) -> Path:
-    """The run's weights file for ``which`` ("best" or "last"); raises when it is missing."""
+    """The run's weights file for ``which`` ("best", "last" or "averaged"); raises when it is missing."""
     if which not in WEIGHT_FILES:
         raise RunDirProblem(f"--weights must be one of {', '.join(WEIGHT_FILES)}, got {which!r}")
     path = Path(run_dir) / WEIGHT_FILES[which]
     if not path.is_file():
         hint = " (the run has not validated yet: pass --val-clean to gre train, or ship --weights last)" \
-            if which == "best" else " (the run has not saved a checkpoint yet)"
+            if which == "best" else (" (write it with gre average-weights ... -o " + str(path) + ")"
+                                     if which == "averaged" else " (the run has not saved a checkpoint yet)")
         raise RunDirProblem(f"{path}: missing{hint}")
     return path
 

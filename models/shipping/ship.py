@@ -42,7 +42,7 @@ class ShipRequest:
 
     run_dir: Path
     name: str
-    weights: str = "best"  # "best" (best.safetensors) or "last" (model.safetensors)
+    weights: str = "best"  # "best" (best.safetensors), "last" (model.safetensors) or "averaged" (averaged.safetensors)
     tasks: tuple[str, ...] = ()
     default_for: tuple[str, ...] = ()
     eval_root: Path = DEFAULT_EVAL_ROOT
@@ -162,13 +162,11 @@ def ship_model(req: ShipRequest, weights_dir: Path | None = None,
     atomic_copy(source, target)
     if registry.sha256_of(target) != sha256:
         raise RuntimeError(f"{target}: the copy does not match {source} (sha256); the disk may be full")
-    step = run.weights_step(req.weights)
     entry = ShippedModel(
         name=req.name, arch=ckpt.arch, config_name=ckpt.config_name, tasks=tasks, mode=ckpt.mode,
         sample_rate_hz=ckpt.sample_rate_hz, weights_file=target.name, sha256=sha256,
         source=f"gre train run {Path(req.run_dir).resolve().name}, {req.weights} weights "
-               f"(step {'unknown' if step is None else step}); "
-               f"model card {req.name}.md",
+               f"({run.describe_weights(req.weights)}); model card {req.name}.md",
         default_for=tuple(t for t in tasks if t in req.default_for),
         eval={s.spec.label: s.to_dict() for s in scores},
     )

@@ -56,11 +56,14 @@ class TrainConfig:
     #: safetensors checkpoint or a registered model name, of the same architecture and config.
     #: Used only when the run starts; a resumed run continues from its own last.pt.
     init_weights: str = ""
+    #: Also keep the weights of every checkpoint as ``weights/step-NNNNNNN.safetensors``, for
+    #: checkpoint averaging (`gre average-weights`); off by default to save disk.
+    keep_weights: bool = False
 
     #: Fields that may change when a run is resumed (they do not change what is learnt).
     RESUMABLE = ("steps", "workers", "threads", "device", "val_every", "ckpt_every", "log_every",
                  "val_clean_dirs", "val_noise_dirs", "val_rir_dirs", "val_files", "val_max_seconds", "grad_checkpoint",
-                 "low_memory")
+                 "low_memory", "keep_weights")
 
     def __post_init__(self):
         if self.task not in TASKS:

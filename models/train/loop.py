@@ -354,10 +354,12 @@ class Trainer:
         self.log.message(f"resumed {path} at step {self.step}")
 
     def export(self, name: str) -> Path:
+        """Write the network's weights to ``run_dir/name`` with its config and the current step."""
         path = self.run_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(path, self.net.state_dict(), arch=self.cfg.arch, config=self.net_cfg,
                         config_name=self.cfg.config_name, sample_rate_hz=self.stft_cfg.sample_rate_hz,
-                        tasks=(self.cfg.task,), mode=self.cfg.mode)
+                        tasks=(self.cfg.task,), mode=self.cfg.mode, extra_metadata={"step": str(self.step)})
         return path
 
     def save(self) -> None:
@@ -365,6 +367,8 @@ class Trainer:
         if self.dist.main:
             save_state(self.run_dir / "last.pt", state)
             self.export("model.safetensors")
+            if self.cfg.keep_weights:
+                self.export(f"weights/step-{self.step:07d}.safetensors")
 
     # ------------------------------------------------------------------ one step
     def _autocast(self):

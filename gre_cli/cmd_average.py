@@ -1,0 +1,40 @@
+"""`gre average-weights`: the element-wise mean of several checkpoints of one run."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+import typer
+
+
+def average_weights_command(
+    inputs: List[Path] = typer.Argument(..., metavar="CHECKPOINT...",
+                                        help="Two or more gre .safetensors checkpoints of one run, e.g. the "
+                                        "weights/step-*.safetensors of `gre train --keep-weights`."),
+    out: Path = typer.Option(..., "--out", "-o", help="The averaged checkpoint to write (.safetensors)."),
+) -> None:
+    """Average the weights of checkpoints of one training run (steadier than any single one)."""
+    from models.checkpoint import CheckpointError
+    from models.weights_average import average_checkpoints
+
+    if out.suffix != ".safetensors":
+        typer.echo(f"gre average-weights: {out}: the output must end in .safetensors", err=True)
+        raise typer.Exit(2)
+    if any(out.resolve() == p.resolve() for p in inputs):
+        typer.echo(f"gre average-weights: {out} is also an input; write the average to another file", err=True)
+        raise typer.Exit(2)
+    if not out.parent.is_dir():
+        typer.echo(f"gre average-weights: {out.parent}: no such folder", err=True)
+        raise typer.Exit(2)
+    try:
+        sources = average_checkpoints(inputs, out)
+    except CheckpointError as err:
+        typer.echo(f"gre average-weights: {err}", err=True)
+        raise typer.Exit(2) from None
+    steps = [s.step for s in sources]
+    shown = ", ".join("?" if s is None else str(s) for s in steps)
+    typer.echo(f"{out}: average of {len(sources)} checkpoints (steps {shown})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("average-weights")(average_weights_command)

@@ -1,0 +1,104 @@
+"""Checkpoint averaging: the API (models.weights_average) and `gre average-weights`."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.architectures import build_network, named_config
+from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from models.registry import sha256_of
+from models.weights_average import average_checkpoints, averaged_sources
+
+
+def _save(path: Path, seed: int, config_name: str = "tiny_psm", step: int | None = None) -> dict[str, torch.Tensor]:
+    torch.manual_seed(seed)
+    net = build_network("masknet", named_config("masknet", config_name))
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    save_checkpoint(path, state, arch="masknet", config=named_config("masknet", config_name),
+                    config_name=config_name, sample_rate_hz=16_000, tasks=("denoise",),
+                    extra_metadata=None if step is None else {"step": str(step)})
+    return state
+
+
+def test_average_is_the_elementwise_mean_and_records_its_sources(tmp_path):
+    states = [_save(tmp_path / f"c{i}.safetensors", seed=i, step=100 * (i + 1)) for i in range(3)]
+    out = tmp_path / "avg.safetensors"
+    sources = average_checkpoints([tmp_path / f"c{i}.safetensors" for i in range(3)], out)
+    assert [s.step for s in sources] == [100, 200, 300]
+    assert [s.sha256 for s in sources] == [sha256_of(tmp_path / f"c{i}.safetensors") for i in range(3)]
+    assert averaged_sources(out) == sources
+    assert averaged_sources(tmp_path / "c0.safetensors") is None
+    avg = load_checkpoint(out)
+    assert avg.arch == "masknet" and avg.config_name == "tiny_psm" and avg.tasks == ("denoise",)
+    for key, value in avg.state_dict.items():
+        expected = (states[0][key].double() + states[1][key].double() + states[2][key].double()) / 3
+        assert value.dtype == states[0][key].dtype
+        torch.testing.assert_close(value.double(), expected, rtol=0, atol=1e-7)
+    from models.api import load_model
+
+    model = load_model(str(out), device="cpu")
+    y = model(torch.randn(1, 4000) * 0.1)
+    assert y.shape == (1, 4000) and torch.isfinite(y).all()
+
+
+def test_a_step_missing_from_the_metadata_is_read_from_a_step_file_name(tmp_path):
+    _save(tmp_path / "step-0000500.safetensors", seed=1)
+    _save(tmp_path / "other.safetensors", seed=2)
+    sources = average_checkpoints([tmp_path / "step-0000500.safetensors", tmp_path / "other.safetensors"],
+                                  tmp_path / "avg.safetensors")
+    assert [s.step for s in sources] == [500, None]
+
+
+def test_unusable_inputs_are_refused_naming_the_file(tmp_path):
+    a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    _save(a, seed=1)
+    _save(b, seed=2)
+    out = tmp_path / "avg.safetensors"
+    with pytest.raises(CheckpointError, match="at least two"):
+        average_checkpoints([a], out)
+    copy = tmp_path / "a-copy.safetensors"
+    copy.write_bytes(a.read_bytes())
+    with pytest.raises(CheckpointError, match="a-copy.safetensors: the same weights as a.safetensors"):
+        average_checkpoints([a, copy], out)
+    other_target = tmp_path / "iam.safetensors"  # same shapes, another config: not one run
+    _save(other_target, seed=3, config_name="tiny_iam")
+    with pytest.raises(CheckpointError, match="iam.safetensors: its config differs"):
+        average_checkpoints([a, other_target], out)
+    bigger = tmp_path / "big.safetensors"
+    _save(bigger, seed=4, config_name="psm")
+    with pytest.raises(CheckpointError, match="big.safetensors"):
+        average_checkpoints([a, bigger], out)
+    with pytest.raises(CheckpointError, match="missing.safetensors: checkpoint file not found"):
+        average_checkpoints([a, tmp_path / "missing.safetensors"], out)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.safetensors"):
+        average_checkpoints([a, junk], out)
+    assert not out.exists() and [p.name for p in tmp_path.glob(".*tmp")] == []
+
+
+def test_cli_averages_and_refuses_bad_input_with_one_line(gre, tmp_path):
+    a, b = tmp_path / "step-0000010.safetensors", tmp_path / "step-0000020.safetensors"
+    _save(a, seed=1, step=10)
+    _save(b, seed=2, step=20)
+    out = tmp_path / "avg.safetensors"
+    done = subprocess.run([gre, "average-weights", str(a), str(b), "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "average of 2 checkpoints (steps 10, 20)" in done.stdout
+    assert [s.step for s in averaged_sources(out)] == [10, 20]
+
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"x")
+    for args, words in (([str(a), str(junk), "-o", str(tmp_path / "x.safetensors")], "junk.safetensors"),
+                        ([str(a), "-o", str(tmp_path / "x.safetensors")], "at least two"),
+                        ([str(a), str(b), "-o", str(a)], "also an input"),
+                        ([str(a), str(b), "-o", str(tmp_path / "x.pt")], "must end in .safetensors"),
+                        ([str(a), str(b), "-o", str(tmp_path / "no" / "x.safetensors")], "no such folder")):
+        bad = subprocess.run([gre, "average-weights", *args], capture_output=True, text=True)
+        assert bad.returncode == 2, args
+        lines = bad.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0], bad.stderr
+    assert not (tmp_path / "x.safetensors").exists()
