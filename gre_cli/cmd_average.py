@@ -9,13 +9,34 @@ import typer
 
 def average_weights_command(
     inputs: List[Path] = typer.Argument(..., metavar="CHECKPOINT...",
-                                        help="Two or more gre .safetensors checkpoints of one run, e.g. the "
-                                        "weights/step-*.safetensors of `gre train --keep-weights`."),
+                                        help="Two or more gre .safetensors checkpoints of one run, or a folder of "
+                                        "them, e.g. the weights/ folder of `gre train --keep-weights`."),
     out: Path = typer.Option(..., "--out", "-o", help="The averaged checkpoint to write (.safetensors)."),
+    last: int = typer.Option(0, "--last", metavar="N", help="Average only the N checkpoints of the latest steps "
+                             "(0: all given)."),
 ) -> None:
     """Average the weights of checkpoints of one training run (steadier than any single one)."""
     from models.checkpoint import CheckpointError
-    from models.weights_average import average_checkpoints
+    from models.weights_average import average_checkpoints, latest_checkpoints
+
+    if last < 0:
+        typer.echo(f"gre average-weights: --last {last}: give a number of checkpoints, or 0 for all", err=True)
+        raise typer.Exit(2)
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(item.glob("*.safetensors"))
+            if not found:
+                typer.echo(f"gre average-weights: {item}: no .safetensors files in this folder", err=True)
+                raise typer.Exit(2)
+            files += found
+        else:
+            files.append(item)
+    try:
+        inputs = latest_checkpoints(files, last) if last else files
+    except CheckpointError as err:
+        typer.echo(f"gre average-weights: {err}", err=True)
+        raise typer.Exit(2) from None
 
     if out.suffix != ".safetensors":
         typer.echo(f"gre average-weights: {out}: the output must end in .safetensors", err=True)

@@ -115,6 +115,22 @@ def _check_same(a, b, path_a: Path, path_b: Path) -> None:
                                   f"{path_a} has {tuple(value.shape)} {value.dtype}")
 
 
+def latest_checkpoints(paths: Sequence[str | Path], count: int) -> list[Path]:
+    """The ``count`` files of ``paths`` with the highest training steps, in step order.
+
+    Raises :class:`CheckpointError` naming a file whose step is not recorded (neither in its
+    metadata nor as a ``step-N`` name), since "latest" would then be a guess.
+    """
+    steps = []
+    for p in map(Path, paths):
+        step = _step_of(p)
+        if step is None:
+            raise CheckpointError(f"{p}: its training step is not recorded; give the checkpoints to average "
+                                  "without --last")
+        steps.append((step, p))
+    return [p for _, p in sorted(steps)[-count:]]
+
+
 def averaged_sources(path: str | Path) -> list[AveragedSource] | None:
     """The sources recorded in an averaged checkpoint, or None when ``path`` is not one."""
     raw = read_metadata(path).get(AVERAGED_FROM)

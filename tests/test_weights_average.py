@@ -102,3 +102,26 @@ def test_cli_averages_and_refuses_bad_input_with_one_line(gre, tmp_path):
         lines = bad.stderr.strip().splitlines()
         assert len(lines) == 1 and words in lines[0], bad.stderr
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_cli_takes_a_folder_and_the_last_n_checkpoints(gre, tmp_path):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    for step in (500, 1000, 1500, 2000):
+        _save(folder / f"step-{step:07d}.safetensors", seed=step, step=step)
+    out = tmp_path / "avg.safetensors"
+    done = subprocess.run([gre, "average-weights", str(folder), "--last", "3", "-o", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert [s.step for s in averaged_sources(out)] == [1000, 1500, 2000]
+    done = subprocess.run([gre, "average-weights", str(folder), "-o", str(out)], capture_output=True, text=True)
+    assert [s.step for s in averaged_sources(out)] == [500, 1000, 1500, 2000]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    unstepped = tmp_path / "x.safetensors"
+    _save(unstepped, seed=9)
+    for args, words in (([str(empty), "-o", str(out)], "no .safetensors files"),
+                        ([str(folder), str(unstepped), "--last", "2", "-o", str(out)], "step is not recorded"),
+                        ([str(folder), "--last", "-1", "-o", str(out)], "--last -1")):
+        bad = subprocess.run([gre, "average-weights", *args], capture_output=True, text=True)
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and words in bad.stderr, bad.stderr
