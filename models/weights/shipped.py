@@ -6,6 +6,13 @@ ship a model again, or edit shipped.json and call models.shipping.manifest.regen
 from models.registry import RegistryEntry, register  # noqa: F401
 
 register(RegistryEntry(
+    name='masknet-iam-dereverb', arch='masknet', config_name='iam',
+    tasks=('dereverb',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-iam-dereverb.safetensors',
+    sha256='59dd3ddbf1902014cb4638f92d110c8d1025748ae6d519d015ec699797394d54',
+    source='gre train run dereverb-iam-sa-clean, averaged weights (the average of 6 checkpoints (steps 3,000, 3,500, 3,823, 4,250, 4,796, 5,500)); model card masknet-iam-dereverb.md',
+), default_for=('dereverb',))
+register(RegistryEntry(
     name='masknet-map-bwe', arch='masknet', config_name='map',
     tasks=('bwe',), mode='enhance', sample_rate_hz=16000,
     weights_file='masknet-map-bwe.safetensors',
@@ -18,6 +25,13 @@ register(RegistryEntry(
     weights_file='masknet-psm-denoise.safetensors',
     sha256='f7409bc9731e8b09545c8baba81aba39eabccae0c16b952c65946a94f232735a',
     source='gre train run denoise-psm, best weights (step 6500); model card masknet-psm-denoise.md',
+), default_for=())
+register(RegistryEntry(
+    name='masknet-psm-denoise-v2', arch='masknet', config_name='psm',
+    tasks=('denoise',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-psm-denoise-v2.safetensors',
+    sha256='2b91dc97c6367ff246cace7b5bff0f0590c4ed196bc23de10cafd2641640887b',
+    source='gre train run denoise-psm-clean, averaged weights (the average of 6 checkpoints (steps 2,500, 3,000, 3,229, 3,916, 4,500, 5,000)); model card masknet-psm-denoise-v2.md',
 ), default_for=('denoise',))
 register(RegistryEntry(
     name='masknet-psm-dereverb', arch='masknet', config_name='psm',
@@ -25,7 +39,7 @@ register(RegistryEntry(
     weights_file='masknet-psm-dereverb.safetensors',
     sha256='0c95c7051562930b15ae3cbfe9376ca800648c312803cac57863b4a60ebfaa5e',
     source='gre train run dereverb-psm, best weights (step 5000); model card masknet-psm-dereverb.md',
-), default_for=('dereverb',))
+), default_for=())
 register(RegistryEntry(
     name='masknet-psm-universal-v2', arch='masknet', config_name='psm',
     tasks=('universal',), mode='enhance', sample_rate_hz=16000,
