@@ -10,14 +10,15 @@ import typer
 def average_weights_command(
     inputs: List[Path] = typer.Argument(..., metavar="CHECKPOINT...",
                                         help="Two or more gre .safetensors checkpoints of one run, or a folder of "
-                                        "them, e.g. the weights/ folder of `gre train --keep-weights`."),
+                                        "them (earlier averages in it are left out), e.g. the weights/ folder "
+                                        "of `gre train --keep-weights`."),
     out: Path = typer.Option(..., "--out", "-o", help="The averaged checkpoint to write (.safetensors)."),
     last: int = typer.Option(0, "--last", metavar="N", help="Average only the N checkpoints of the latest steps "
                              "(0: all given)."),
 ) -> None:
     """Average the weights of checkpoints of one training run (steadier than any single one)."""
     from models.checkpoint import CheckpointError
-    from models.weights_average import average_checkpoints, latest_checkpoints
+    from models.weights_average import average_checkpoints, averaged_sources, latest_checkpoints
 
     if last < 0:
         typer.echo(f"gre average-weights: --last {last}: give a number of checkpoints, or 0 for all", err=True)
@@ -25,7 +26,8 @@ def average_weights_command(
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            found = sorted(item.glob("*.safetensors"))
+            # Earlier averages written into the folder are not checkpoints of the run: left out.
+            found = [p for p in sorted(item.glob("*.safetensors")) if averaged_sources(p) is None]
             if not found:
                 typer.echo(f"gre average-weights: {item}: no .safetensors files in this folder", err=True)
                 raise typer.Exit(2)
@@ -37,7 +39,6 @@ def average_weights_command(
     except CheckpointError as err:
         typer.echo(f"gre average-weights: {err}", err=True)
         raise typer.Exit(2) from None
-
     if out.suffix != ".safetensors":
         typer.echo(f"gre average-weights: {out}: the output must end in .safetensors", err=True)
         raise typer.Exit(2)

@@ -5,8 +5,8 @@ scores move by more than the run improves. Their element-wise mean usually sits 
 middle of that basin and is steadier (Izmailov et al. 2018, "Averaging weights leads to wider
 optima"; fairseq's and ESPnet's checkpoint averaging). Averaging only makes sense for
 checkpoints of the same run (or fine-tunes of one set of weights): independent networks are
-not aligned unit for unit, so they are refused only when their shapes differ, and the caller
-is responsible for giving checkpoints of one run.
+not aligned unit for unit. Inputs of another architecture, config or tensor shape are refused;
+that they come from one run is the caller's to ensure (the weights alone do not tell).
 
     >>> from models.weights_average import average_checkpoints
     >>> sources = average_checkpoints(["run/weights/step-0004000.safetensors",

@@ -114,6 +114,8 @@ def test_cli_takes_a_folder_and_the_last_n_checkpoints(gre, tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert [s.step for s in averaged_sources(out)] == [1000, 1500, 2000]
+    inside = folder / "avg.safetensors"  # an average written into the folder is not taken as an input
+    subprocess.run([gre, "average-weights", str(folder), "--last", "2", "-o", str(inside)], check=True)
     done = subprocess.run([gre, "average-weights", str(folder), "-o", str(out)], capture_output=True, text=True)
     assert [s.step for s in averaged_sources(out)] == [500, 1000, 1500, 2000]
     empty = tmp_path / "empty"
