@@ -203,6 +203,9 @@ def test_second_model_is_added_and_the_same_name_replaced(run_dir, eval_root, we
     shipped = _manifest(weights_dir)
     assert sorted(shipped) == ["gre-a", "gre-b"]
     assert shipped["gre-b"]["default_for"] == ["dereverb"] and shipped["gre-a"]["default_for"] == []
+    card_a = (weights_dir / "gre-a.md").read_text()
+    assert "| default for | - (the dereverb default until " in card_a and "replaced by `gre-b`) |" in card_a
+    assert card_a.count("| default for |") == 1 and "| reverb |" in card_a  # the rest as it was
     assert "second version" in (weights_dir / "gre-b.md").read_text()
     assert (weights_dir / "shipped.py").read_text().count("register(RegistryEntry(") == 2
     _register_shipped(weights_dir)

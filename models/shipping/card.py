@@ -14,6 +14,7 @@ from typing import Any
 from models.metrics import METRICS
 from models.shipping.eval_sets import EnhanceRun, SetScores
 from models.shipping.heldout import HeldoutSpec
+from models.shipping.manifest import atomic_write_text
 from models.shipping.run_info import WEIGHT_FILES, Hardware, RunInfo
 
 #: Decimals per metric, as `gre evaluate` prints them.
@@ -333,3 +334,21 @@ def render_card(c: CardData) -> str:
     lines += ["## Network configuration", "", f"`{c.arch}` config `{c.config_name}` as stored in the weights file:",
               "", "```json", json.dumps(c.config, indent=2, sort_keys=True), "```", ""]
     return "\n".join(lines)
+
+
+def mark_default_taken(card_path: Path, remaining: tuple[str, ...], taken: tuple[str, ...], by: str, date: str) -> bool:
+    """Rewrite the "default for" row of an existing card whose model lost the defaults ``taken`` to
+    model ``by``; the rest of the card (its measured figures) is left as written. Returns whether
+    the card had such a row."""
+    if not card_path.is_file():
+        return False
+    text = card_path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("| default for |"):
+            now = ", ".join(remaining) or "-"
+            lines[i] = (f"| default for | {now} (the {', '.join(taken)} default until {date}, "
+                        f"replaced by `{by}`) |")
+            atomic_write_text(card_path, "\n".join(lines))
+            return True
+    return False

@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 
 from models import registry
-from models.shipping.card import REPO_ROOT, CardData, render_card
+from models.shipping.card import REPO_ROOT, CardData, mark_default_taken, render_card
 from models.shipping.eval_sets import EnhanceRun, EvalSet, SetScores, score_set, shared_eval_sets
 from models.shipping.heldout import HeldoutSpec, build_heldout_set
 from models.shipping.manifest import ShippedModel, atomic_copy, atomic_write_text, read_manifest, upsert, write_manifest
@@ -182,6 +182,14 @@ def ship_model(req: ShipRequest, weights_dir: Path | None = None,
     ))
     card_path = weights_dir / f"{req.name}.md"
     atomic_write_text(card_path, card)
-    write_manifest(weights_dir, upsert(existing, entry))
+    updated = upsert(existing, entry)
+    write_manifest(weights_dir, updated)
+    # Models that lost a default to this one: their cards say so (their figures stay as measured).
+    before = {e.name: e.default_for for e in existing}
+    for e in updated:
+        taken = tuple(t for t in before.get(e.name, ()) if t not in e.default_for)
+        if e.name != req.name and taken:
+            mark_default_taken(weights_dir / f"{e.name}.md", e.default_for, taken, req.name,
+                               time.strftime("%Y-%m-%d", time.gmtime()))
     say(f"shipped {req.name}: {target} ({sha256[:12]}), card {card_path}")
     return ShipResult(entry, target, card_path, tuple(scores), card)
