@@ -13,18 +13,21 @@ from models.registry import sha256_of
 from models.weights_average import average_checkpoints, averaged_sources
 
 
-def _save(path: Path, seed: int, config_name: str = "tiny_psm", step: int | None = None) -> dict[str, torch.Tensor]:
+def _save(path: Path, seed: int, config_name: str = "tiny_psm", step: int | None = None,
+          arch: str = "masknet") -> dict[str, torch.Tensor]:
     torch.manual_seed(seed)
-    net = build_network("masknet", named_config("masknet", config_name))
+    net = build_network(arch, named_config(arch, config_name))
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    save_checkpoint(path, state, arch="masknet", config=named_config("masknet", config_name),
+    save_checkpoint(path, state, arch=arch, config=named_config(arch, config_name),
                     config_name=config_name, sample_rate_hz=16_000, tasks=("denoise",),
                     extra_metadata=None if step is None else {"step": str(step)})
     return state
 
 
-def test_average_is_the_elementwise_mean_and_records_its_sources(tmp_path):
-    states = [_save(tmp_path / f"c{i}.safetensors", seed=i, step=100 * (i + 1)) for i in range(3)]
+@pytest.mark.parametrize("arch,config_name", [("masknet", "tiny_psm"), ("gre", "tiny")])
+def test_average_is_the_elementwise_mean_and_records_its_sources(tmp_path, arch, config_name):
+    states = [_save(tmp_path / f"c{i}.safetensors", seed=i, step=100 * (i + 1), arch=arch, config_name=config_name)
+              for i in range(3)]
     out = tmp_path / "avg.safetensors"
     sources = average_checkpoints([tmp_path / f"c{i}.safetensors" for i in range(3)], out)
     assert [s.step for s in sources] == [100, 200, 300]
@@ -32,7 +35,7 @@ def test_average_is_the_elementwise_mean_and_records_its_sources(tmp_path):
     assert averaged_sources(out) == sources
     assert averaged_sources(tmp_path / "c0.safetensors") is None
     avg = load_checkpoint(out)
-    assert avg.arch == "masknet" and avg.config_name == "tiny_psm" and avg.tasks == ("denoise",)
+    assert avg.arch == arch and avg.config_name == config_name and avg.tasks == ("denoise",)
     for key, value in avg.state_dict.items():
         expected = (states[0][key].double() + states[1][key].double() + states[2][key].double()) / 3
         assert value.dtype == states[0][key].dtype
