@@ -27,8 +27,9 @@ from models.registry import TASKS
 class _RichProgress:
     """Files done / total, audio hours enhanced and speed, on stderr (only when it is a terminal)."""
 
-    def __init__(self, console: Console, show_bar: bool):
+    def __init__(self, console: Console, show_bar: bool, interrupt: "_Interrupt | None" = None):
         self.console = console
+        self.interrupt = interrupt
         self.bar = Progress(TextColumn("enhance"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
                             TextColumn("{task.fields[hours]:.3f} h audio"), TextColumn("{task.fields[speed]}"),
                             TimeElapsedColumn(), console=console, transient=True) if show_bar else None
@@ -49,6 +50,8 @@ class _RichProgress:
             self.task = self.bar.add_task("enhance", total=total_files, hours=0.0, speed="")
 
     def audio(self, seconds: float) -> None:
+        if self.interrupt is not None:
+            self.interrupt.check()
         self.audio_s += seconds
         if self.bar is not None and self.task is not None:
             elapsed = self.bar.tasks[self.task].elapsed or 0.0
@@ -56,6 +59,8 @@ class _RichProgress:
             self.bar.update(self.task, hours=self.audio_s / 3600, speed=speed)
 
     def file_done(self, result: FileResult) -> None:
+        if self.interrupt is not None:
+            self.interrupt.check()
         if result.status == "error":
             self.console.print(f"error: {result.error}", markup=False, highlight=False, soft_wrap=True)
         if self.bar is not None and self.task is not None:
@@ -74,8 +79,22 @@ def _usage_error(console: Console, message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _raise_interrupt(signum, frame):  # SIGTERM -> the same clean-up as Ctrl-C
-    raise KeyboardInterrupt
+class _Interrupt:
+    """Signal handler for SIGINT and SIGTERM: raises KeyboardInterrupt (the Ctrl-C clean-up) and
+    remembers the request. CPython drops an exception raised while a finaliser (``__del__``, a
+    weakref callback) happens to run, which lost a Ctrl-C now and then: the progress callbacks,
+    called between chunks, raise it again."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        self.requested = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 def enhance_command(
@@ -135,10 +154,12 @@ def enhance_command(
     if out_sample_rate is None and widens_bandwidth(task, model_tasks):
         options = replace(options, widen_to_model_rate=True)
 
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    interrupt = _Interrupt()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
     show_bar = not quiet and err.is_terminal
     try:
-        with _RichProgress(err, show_bar) as progress:
+        with _RichProgress(err, show_bar, interrupt) as progress:
             summary = enhance_paths(inputs, output, model, options, progress=progress)
     except ValueError as problem:
         raise _usage_error(err, str(problem)) from None
