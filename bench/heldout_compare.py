@@ -77,6 +77,16 @@ def enhance(gre: str, model: str, src: Path, dst: Path, threads: int) -> None:
     subprocess.run(cmd, check=True)
 
 
+def paired_pesq_delta(res, system: str, baseline: str) -> tuple[float | None, float | None]:
+    """Mean ± 95 % CI of ``system``'s per-file PESQ-WB minus ``baseline``'s, over the files both
+    scored (a paired comparison: the spread of the differences, not of the means, decides)."""
+    per_file = {name: {f.file: f.values.get("pesq_wb") for f in res.files if f.system == name}
+                for name in (system, baseline)}
+    base = per_file[baseline]
+    return mean_ci95([v - base[f] for f, v in per_file[system].items()
+                      if v is not None and base.get(f) is not None])
+
+
 def _cell(part: dict | None, metric: str) -> str:
     """A table cell as the model cards print it; "-" where the system was not run on that input."""
     return "-" if part is None else cell(part["mean"].get(metric), part["ci95"].get(metric), metric)
@@ -127,15 +137,10 @@ def main(argv: list[str] | None = None) -> int:
                 est_dirs.append(dst)
             res = evaluate(evs.reference_dir, est_dirs, metrics=",".join(metrics), jobs=args.jobs)
             names = (["input"] if kind == "degraded" else []) + [label for label, _ in models]
-            per_file = {est.name: {f.file: f.values.get("pesq_wb") for f in res.files if f.system == est.name}
-                        for est in est_dirs}
-            baseline = per_file[est_dirs[0 if kind == "clean input" else 1].name]  # the first model
+            baseline = est_dirs[0 if kind == "clean input" else 1].name  # the first model
             for name, est in zip(names, est_dirs):
                 s = res.systems[est.name]
-                # Paired: the same files, so the spread of the per-file differences, not of the means, decides.
-                diffs = [v - baseline[f] for f, v in per_file[est.name].items()
-                         if v is not None and baseline.get(f) is not None]
-                d_mean, d_ci = mean_ci95(diffs)
+                d_mean, d_ci = paired_pesq_delta(res, est.name, baseline)
                 scores.setdefault(name, {})[kind] = {"n": s.n, "failed": s.failed, "mean": s.mean, "ci95": s.ci95,
                                                      "pesq_wb_minus_first": {"mean": d_mean, "ci95": d_ci}}
     command = "python bench/heldout_compare.py " + " ".join(sys.argv[1:] if argv is None else argv)

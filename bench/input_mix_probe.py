@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,8 +25,9 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from heldout_compare import enhance, paired_pesq_delta  # noqa: E402  (bench/, this script's folder)
 from models.data.degrade import DegradeConfig  # noqa: E402
-from models.evaluate import evaluate, mean_ci95  # noqa: E402
+from models.evaluate import evaluate  # noqa: E402
 from models.shipping.heldout import HeldoutSpec, build_heldout_set  # noqa: E402
 
 SHARES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
@@ -65,20 +65,15 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(why)
         for kind, src in (("degraded", evs.input_dir), ("clean input", evs.reference_dir)):
             for i, model in enumerate(args.models):
-                flag = "--checkpoint" if Path(model).is_file() else "--model"
                 out = tmp / kind.replace(" ", "-") / f"m{i}"
-                subprocess.run([gre, "enhance", str(src), str(out), flag, model, "--threads", "1", "--quiet",
-                                "--overwrite"], check=True)
+                enhance(gre, model, src, out, threads=1)
                 dirs = []
                 for share in args.shares:
                     dirs.append(out.parent / f"m{i}-{share:g}")
                     mix_folder(out, src, share, dirs[-1])
                 res = evaluate(evs.reference_dir, dirs, metrics="pesq_wb", jobs=args.jobs)
-                per = {d.name: {f.file: f.values.get("pesq_wb") for f in res.files if f.system == d.name} for d in dirs}
-                base = per[dirs[0].name]
                 for share, d in zip(args.shares, dirs):
-                    diffs = [v - base[f] for f, v in per[d.name].items() if v is not None and base.get(f) is not None]
-                    mean, ci = mean_ci95(diffs)
+                    mean, ci = paired_pesq_delta(res, d.name, dirs[0].name)
                     rows.append({"input": kind, "model": model, "share": share,
                                  "pesq_wb": res.systems[d.name].mean["pesq_wb"], "delta": mean, "delta_ci95": ci})
     command = "python bench/input_mix_probe.py " + " ".join(sys.argv[1:] if argv is None else argv)

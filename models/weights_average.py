@@ -26,6 +26,7 @@ from typing import Sequence
 import torch
 
 from models.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
+from models.registry import sha256_of
 
 #: Metadata field of an averaged checkpoint: JSON list of its sources.
 AVERAGED_FROM = "averaged_from"
@@ -38,12 +39,6 @@ class AveragedSource:
     file: str
     sha256: str
     step: int | None
-
-
-def _sha256(path: Path) -> str:
-    from models.registry import sha256_of
-
-    return sha256_of(path)
 
 
 def _step_of(path: Path) -> int | None:
@@ -76,7 +71,7 @@ def average_checkpoints(paths: Sequence[str | Path], out: str | Path) -> list[Av
     total: dict[str, torch.Tensor] = {}
     for path in files:
         ckpt = load_checkpoint(path)
-        digest = _sha256(path)
+        digest = sha256_of(path)
         twin = next((s for s in sources if s.sha256 == digest), None)
         if twin is not None:
             raise CheckpointError(f"{path}: the same weights as {twin.file} (given twice); give each checkpoint once")
