@@ -144,3 +144,42 @@ def test_gre_train_init_weights_from_a_registered_model_and_a_mismatch(corpus, t
         p = _run(*base, "--config", config, "--run-dir", str(tmp_path / config), "--init-weights", "masknet-psm-denoise")
         assert p.returncode == 2 and "Traceback" not in p.stderr
         assert p.stderr.strip().count("\n") == 0 and "--init-weights" in p.stderr
+
+
+def test_init_weights_grows_a_masknet_into_a_refined_one_but_not_back(tmp_path):
+    """--init-weights from an unrefined MaskNet starts a refined run (the new layers keep their zero
+    start, so the run begins at the file's quality); a refined file cannot start an unrefined run,
+    nor a refined run of another GRU size."""
+    from models.architectures import build_network, named_config
+    from models.checkpoint import save_checkpoint
+    from models.train.loop import RunDirError, initial_weights
+
+    plain_cfg = named_config("masknet", "tiny_psm")
+    plain = build_network("masknet", plain_cfg)
+    path = tmp_path / "plain.safetensors"
+    save_checkpoint(path, plain.state_dict(), arch="masknet", config=plain_cfg, config_name="tiny_psm",
+                    tasks=("denoise",), mode="enhance", sample_rate_hz=16000)
+    state = initial_weights(str(path), "masknet", named_config("masknet", "tiny_psm_refine"))
+    assert set(state) == set(plain.state_dict())
+    refined_cfg = named_config("masknet", "tiny_psm_refine")
+    refined = build_network("masknet", refined_cfg)
+    rpath = tmp_path / "refined.safetensors"
+    save_checkpoint(rpath, refined.state_dict(), arch="masknet", config=refined_cfg, config_name="tiny_psm_refine",
+                    tasks=("denoise",), mode="enhance", sample_rate_hz=16000)
+    assert set(initial_weights(str(rpath), "masknet", refined_cfg)) == set(refined.state_dict())
+    with pytest.raises(RunDirError, match="--init-weights"):
+        initial_weights(str(rpath), "masknet", plain_cfg)
+    with pytest.raises(RunDirError, match="--init-weights"):
+        initial_weights(str(path), "masknet", named_config("masknet", "psm_refine"))  # other GRU size
+
+
+def test_gre_train_grows_the_registered_default_into_a_refined_run(corpus, tmp_path):
+    base = ["--task", "denoise", "--clean", str(corpus["clean"]), "--noise", str(corpus["noise"]),
+            "--arch", "masknet", "--batch-size", "2", "--segment-seconds", "0.5", "--workers", "0",
+            "--threads", "1", "--steps", "1"]
+    p = _run(*base, "--config", "psm_refine", "--run-dir", str(tmp_path / "grow"), "--init-weights", "masknet-psm-denoise")
+    assert p.returncode == 0, p.stderr
+    from models.checkpoint import load_checkpoint
+
+    out = load_checkpoint(tmp_path / "grow" / "model.safetensors")
+    assert out.config["refine_channels"] == 16 and any(k.startswith("refine.") for k in out.state_dict)

@@ -8,6 +8,20 @@ The classic family of T-F masking baselines (IBM, IRM, IAM, PSM, cIRM, ORM; defi
     -> per frame: Linear(C * F/2 -> H) -> bi-GRU over frames (H per direction)
     -> Linear(2H -> k * F) = the estimate (k = 2 for the cIRM: real and imaginary parts)
 
+Optional **refinement** (``refine_channels`` R > 0; the ``<target>_refine`` configs): the per-frame
+GRU sees each frame through one H-wide vector, so its estimate is smooth across frequency and
+misses the harmonic detail between neighbouring bins. A small stack of 2-D convolutions at full
+T-F resolution corrects it:
+
+    [head output (k channels, before the activation), compressed noisy magnitude]  [B, k+1, T, F]
+    -> conv 3x3 (k+1 -> R) + ELU -> ``refine_layers`` residual convs 3x3 (R -> R, frequency
+       dilation 1, 2, 4, ... so the receptive field spans several pitch harmonics) + ELU
+    -> conv 1x1 (R -> k), initialised to zero, ADDED to the head output
+
+Starting at zero, a refined network computes exactly what the same weights without refinement
+compute, so ``gre train --init-weights`` can grow a trained MaskNet into a refined one (the new
+layers are the only parameters the checkpoint lacks) and fine-tuning starts from its quality.
+
 What the estimate is, how it becomes a mask and which loss trains it ("the target's usual loss"):
 
 | target | estimate             | mask                          | loss                                                  |
@@ -57,11 +71,15 @@ class MaskNetConfig:
     hidden: int = 128
     gru_layers: int = 1
     iam_max: float = 2.0
+    refine_channels: int = 0  # R; 0 = no refinement stage (the original MaskNet)
+    refine_layers: int = 4
     stft: STFTConfig = field(default_factory=STFTConfig)
 
     def __post_init__(self):
         if self.target not in TARGETS:
             raise ValueError(f"unknown mask target {self.target!r}; known: {', '.join(TARGETS)}")
+        if self.refine_channels < 0 or self.refine_layers < 0:
+            raise ValueError("refine_channels and refine_layers must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,8 +100,13 @@ MASKNET_CONFIGS: dict[str, MaskNetConfig] = {
     "standard": MaskNetConfig(),  # the IRM; the default name of `gre train --config`
     # A deeper variant for shipped models: two bi-GRU layers of 192 units (about 1.5 M parameters).
     **{f"{t}_large": MaskNetConfig(target=t, hidden=192, gru_layers=2) for t in TARGETS},
+    # The shipped shape plus the full-resolution refinement stage (about 7 k more parameters, but
+    # each runs at every T-F bin: a training step takes about 2-3x the plain MaskNet's on a CPU).
+    **{f"{t}_refine": MaskNetConfig(target=t, refine_channels=16, refine_layers=3) for t in TARGETS},
     "tiny": MaskNetConfig(conv_channels=2, hidden=8),
     **{f"tiny_{t}": MaskNetConfig(target=t, conv_channels=2, hidden=8) for t in TARGETS},
+    **{f"tiny_{t}_refine": MaskNetConfig(target=t, conv_channels=2, hidden=8, refine_channels=3, refine_layers=2)
+       for t in TARGETS},
 }
 
 
@@ -101,6 +124,10 @@ class MaskNet(nn.Module):
     #: Config fields `gre train --init-weights` may change: the same layers learn another target
     #: (e.g. PSM weights start an IAM run); targets with two output channels differ in shape.
     warm_start_free_fields = ("target", "iam_max")
+    #: Config fields whose change only ADDS parameters (under ``warm_start_new_prefixes``) that start
+    #: as the identity: a checkpoint without them is a valid start, the new layers keep their init.
+    warm_start_grow_fields = ("refine_channels", "refine_layers")
+    warm_start_new_prefixes = ("refine.",)
 
     def __init__(self, cfg: MaskNetConfig | None = None):
         super().__init__()
@@ -112,6 +139,8 @@ class MaskNet(nn.Module):
         self.gru = nn.GRU(h, h, num_layers=self.cfg.gru_layers, batch_first=True, bidirectional=True)
         self.out_channels = 2 if self.cfg.target in ("cirm", "map") else 1
         self.head = nn.Linear(2 * h, self.out_channels * nf)
+        self.refine = _Refinement(self.out_channels, self.cfg.refine_channels, self.cfg.refine_layers) \
+            if self.cfg.refine_channels > 0 else None
 
     @property
     def mask_target(self) -> str:
@@ -125,6 +154,8 @@ class MaskNet(nn.Module):
         x = self.frame_proj(x.permute(0, 2, 1, 3).reshape(b, t, -1))  # [B, T, H]
         x, _ = self.gru(x)
         x = self.head(x).view(b, t, self.out_channels, nf)  # [B, T, k, F]
+        if self.refine is not None:
+            x = self.refine(x.transpose(1, 2), mag.transpose(1, 2).unsqueeze(1)).transpose(1, 2)
         x = x.permute(0, 2, 3, 1)  # [B, k, F, T]
         target = self.cfg.target
         if target in ("irm", "psm"):
@@ -171,6 +202,31 @@ class MaskNet(nn.Module):
         """The target's training loss (scalar) for an estimate [B, k, F, T] of the batch whose noisy and
         clean STFTs (complex [B, F, T], same loudness scaling) are given; noise = noisy - clean."""
         return mask_loss(self.cfg, estimate, noisy_spec, clean_spec)
+
+
+class _Refinement(nn.Module):
+    """Full-resolution correction of the head output: (head [B, k, T, F], mag_c [B, 1, T, F]) -> [B, k, T, F].
+
+    See the module docstring. The last 1x1 conv starts at zero, so at initialisation the output is
+    the head output unchanged (the warm start from an unrefined MaskNet relies on it).
+    """
+
+    def __init__(self, k: int, channels: int, layers: int):
+        super().__init__()
+        self.conv_in = nn.Conv2d(k + 1, channels, (3, 3), padding=(1, 1))
+        self.convs = nn.ModuleList(
+            nn.Conv2d(channels, channels, (3, 3), padding=(1, 2 ** i), dilation=(1, 2 ** i)) for i in range(layers))
+        self.conv_out = nn.Conv2d(channels, k, (1, 1))
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def forward(self, head: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
+        # channels-last: oneDNN's 3x3 convolutions at 8-24 channels run 2-2.5x faster in it on a CPU.
+        x = torch.cat((head, mag.to(head.dtype)), dim=1).contiguous(memory_format=torch.channels_last)
+        y = F.elu(self.conv_in(x))
+        for conv in self.convs:
+            y = y + F.elu(conv(y))
+        return head + self.conv_out(y).contiguous()
 
 
 def mapped_magnitude(estimate: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:

@@ -161,18 +161,35 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
         loaded = load_checkpoint(path)
     except CheckpointError as err:
         raise RunDirError(f"--init-weights: {err}") from None
-    wanted = json.loads(json.dumps(asdict(net_cfg)))  # as stored: tuples become lists
+    from models.architectures import get_architecture
+
+    def as_stored(config) -> dict:  # tuples become lists, as in a checkpoint's metadata
+        return json.loads(json.dumps(asdict(config)))
+
+    wanted = as_stored(net_cfg)
     mismatch = RunDirError(f"--init-weights {path}: holds a {loaded.arch} network (config {loaded.config_name!r}) "
                            f"that is not this run's --arch {arch} config; fine-tune with the same --arch and --config")
     if loaded.arch != arch:
         raise mismatch
-    if loaded.config != wanted:
-        net = build_network(arch, net_cfg)
-        free = set(getattr(net, "warm_start_free_fields", ()))
-        differ = {k for k in set(loaded.config) | set(wanted) if loaded.config.get(k) != wanted.get(k)}
-        shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-        if not differ <= free or shapes != {k: tuple(v.shape) for k, v in loaded.state_dict.items()}:
-            raise mismatch
+    try:  # through the config class, so that fields added since the file was written take their defaults
+        have = as_stored(get_architecture(arch).config_from_dict(loaded.config))
+    except (ValueError, TypeError, KeyError):
+        raise mismatch from None
+    if have == wanted:
+        return loaded.state_dict
+    net = build_network(arch, net_cfg)
+    free = set(getattr(net, "warm_start_free_fields", ()))
+    grow = set(getattr(net, "warm_start_grow_fields", ()))
+    new_prefixes = tuple(getattr(net, "warm_start_new_prefixes", ()))
+    differ = {k for k in set(have) | set(wanted) if have.get(k) != wanted.get(k)}
+    shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    loaded_shapes = {k: tuple(v.shape) for k, v in loaded.state_dict.items()}
+    # Every tensor of the file must fit the run's network; the run's network may have more only
+    # when a grow field changed, and only layers that start as the identity (warm_start_new_prefixes).
+    extra_ok = bool(differ & grow) and all(k.startswith(new_prefixes) for k in set(shapes) - set(loaded_shapes))
+    fits = all(shapes.get(k) == v for k, v in loaded_shapes.items()) and (set(shapes) == set(loaded_shapes) or extra_ok)
+    if not differ <= free | grow or not fits:
+        raise mismatch
     return loaded.state_dict
 
 
@@ -226,7 +243,10 @@ class Trainer:
         if has_ckpt:
             self._load(self.run_dir / "last.pt")
         elif init_state is not None:
-            self.net.load_state_dict(init_state)
+            # Not strict: a grown network (initial_weights checked it) keeps its new layers' init.
+            missing, unexpected = self.net.load_state_dict(init_state, strict=False)
+            if unexpected:
+                raise RunDirError(f"--init-weights {cfg.init_weights}: tensors this network lacks: {unexpected[:3]}")
         if not has_ckpt and resume and self.dist.main:
             self.log.message(f"{self.run_dir}: no checkpoint yet, starting from step 0")
         if cfg.grad_checkpoint:
