@@ -11,6 +11,13 @@ register(RegistryEntry(
     weights_file='masknet-iam-dereverb.safetensors',
     sha256='59dd3ddbf1902014cb4638f92d110c8d1025748ae6d519d015ec699797394d54',
     source='gre train run dereverb-iam-sa-clean, averaged weights (the average of 6 checkpoints (steps 3,000, 3,500, 3,823, 4,250, 4,796, 5,500)); model card masknet-iam-dereverb.md',
+), default_for=())
+register(RegistryEntry(
+    name='masknet-iam-refine-dereverb', arch='masknet', config_name='iam_refine',
+    tasks=('dereverb',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-iam-refine-dereverb.safetensors',
+    sha256='a3d82f803077f7955c0127ab926842098436bcffda2e2d524cfb38aaf6c0f369',
+    source='gre train run dereverb-iam-refine, averaged weights (the average of 6 checkpoints (steps 1,500, 2,000, 2,500, 3,000, 3,500, 3,520)); model card masknet-iam-refine-dereverb.md',
 ), default_for=('dereverb',))
 register(RegistryEntry(
     name='masknet-map-bwe', arch='masknet', config_name='map',
@@ -32,7 +39,7 @@ register(RegistryEntry(
     weights_file='masknet-psm-denoise-v2.safetensors',
     sha256='2b91dc97c6367ff246cace7b5bff0f0590c4ed196bc23de10cafd2641640887b',
     source='gre train run denoise-psm-clean, averaged weights (the average of 6 checkpoints (steps 2,500, 3,000, 3,229, 3,916, 4,500, 5,000)); model card masknet-psm-denoise-v2.md',
-), default_for=('denoise',))
+), default_for=())
 register(RegistryEntry(
     name='masknet-psm-dereverb', arch='masknet', config_name='psm',
     tasks=('dereverb',), mode='enhance', sample_rate_hz=16000,
@@ -40,6 +47,13 @@ register(RegistryEntry(
     sha256='0c95c7051562930b15ae3cbfe9376ca800648c312803cac57863b4a60ebfaa5e',
     source='gre train run dereverb-psm, best weights (step 5000); model card masknet-psm-dereverb.md',
 ), default_for=())
+register(RegistryEntry(
+    name='masknet-psm-refine-denoise', arch='masknet', config_name='psm_refine',
+    tasks=('denoise',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-psm-refine-denoise.safetensors',
+    sha256='dc4e2de3ccf2c788c60a7af51da260bc434fd0d159188690068de3d16794a35c',
+    source='gre train run denoise-psm-refine, averaged weights (the average of 5 checkpoints (steps 1,500, 2,000, 2,500, 3,000, 3,411)); model card masknet-psm-refine-denoise.md',
+), default_for=('denoise',))
 register(RegistryEntry(
     name='masknet-psm-universal-v2', arch='masknet', config_name='psm',
     tasks=('universal',), mode='enhance', sample_rate_hz=16000,
