@@ -348,3 +348,22 @@ def test_each_shipped_model_reproduces_its_cards_first_figure(entry, tmp_path):
     result = evaluate(set_dir / reference, [tmp_path / "out"], metrics="pesq_wb", jobs=1)
     summary = next(iter(result.systems.values()))
     assert summary.mean["pesq_wb"] == pytest.approx(scores["model"]["mean"]["pesq_wb"], abs=2e-3)
+
+
+def test_a_ship_that_finishes_during_another_keeps_both_entries(run_dir, eval_root, weights_dir):
+    """Two ships at once (each evaluates for minutes): the one that writes last re-reads the registry
+    instead of writing the list it read at its start, so the other's entry survives."""
+    started = []
+
+    def finish_another_ship_meanwhile(message: str) -> None:
+        if not started:  # the first progress message: this ship has read the registry and is evaluating
+            started.append(message)
+            ship_model(ShipRequest(run_dir=run_dir, name="gre-other", tasks=("dereverb",), default_for=("dereverb",),
+                                   eval_root=eval_root), weights_dir)
+
+    ship_model(ShipRequest(run_dir=run_dir, name="gre-late", tasks=("dereverb",), default_for=("dereverb",),
+                           eval_root=eval_root), weights_dir, progress=finish_another_ship_meanwhile)
+    shipped = _manifest(weights_dir)
+    assert started and sorted(shipped) == ["gre-late", "gre-other"]
+    assert shipped["gre-late"]["default_for"] == ["dereverb"] and shipped["gre-other"]["default_for"] == []
+    assert "replaced by `gre-late`" in (weights_dir / "gre-other.md").read_text()

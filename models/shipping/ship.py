@@ -11,6 +11,7 @@ pairs), then write ``<name>.safetensors``, ``<name>.md`` and the manifest (``shi
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import tempfile
@@ -89,6 +90,19 @@ def _named_config_matches(arch: str, config_name: str, config: dict) -> bool:
         return get_architecture(arch).config_from_dict(config) == named_config(arch, config_name)
     except (ValueError, TypeError, KeyError):
         return False
+
+
+@contextlib.contextmanager
+def _manifest_lock(weights_dir: Path):
+    """Exclusive lock for the read-modify-write of ``shipped.json`` (two ships at once on one machine)."""
+    import fcntl
+
+    with open(weights_dir / ".shipped.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _git_commit() -> str:
@@ -182,14 +196,18 @@ def ship_model(req: ShipRequest, weights_dir: Path | None = None,
     ))
     card_path = weights_dir / f"{req.name}.md"
     atomic_write_text(card_path, card)
-    updated = upsert(existing, entry)
-    write_manifest(weights_dir, updated)
-    # Models that lost a default to this one: their cards say so (their figures stay as measured).
-    before = {e.name: e.default_for for e in existing}
-    for e in updated:
-        taken = tuple(t for t in before.get(e.name, ()) if t not in e.default_for)
-        if e.name != req.name and taken:
-            mark_default_taken(weights_dir / f"{e.name}.md", e.default_for, taken, req.name,
-                               time.strftime("%Y-%m-%d", time.gmtime()))
+    with _manifest_lock(weights_dir):
+        # Read again: another ship may have finished while this one was evaluating (minutes), and
+        # writing the list read at the start would drop its entry.
+        current = read_manifest(weights_dir)
+        updated = upsert(current, entry)
+        write_manifest(weights_dir, updated)
+        # Models that lost a default to this one: their cards say so (their figures stay as measured).
+        before = {e.name: e.default_for for e in current}
+        for e in updated:
+            taken = tuple(t for t in before.get(e.name, ()) if t not in e.default_for)
+            if e.name != req.name and taken:
+                mark_default_taken(weights_dir / f"{e.name}.md", e.default_for, taken, req.name,
+                                   time.strftime("%Y-%m-%d", time.gmtime()))
     say(f"shipped {req.name}: {target} ({sha256[:12]}), card {card_path}")
     return ShipResult(entry, target, card_path, tuple(scores), card)
