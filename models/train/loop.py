@@ -139,8 +139,10 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     ``source``: a gre checkpoint file or a registered model name. Its architecture must be the
     run's, and so must its network config, except for the fields the architecture lists in
     ``warm_start_free_fields`` (a MaskNet's mask target: a PSM network is a good start for an IAM one
-    of the same shape) as long as every parameter keeps its name and shape. Otherwise a RunDirError
-    names the file and what it holds.
+    of the same shape) as long as every parameter keeps its name and shape, and for the fields in
+    ``warm_start_grow_fields`` (a MaskNet's refinement stage): then the run's network may have more
+    parameters than the file, all under ``warm_start_new_prefixes``, which keep their initialisation
+    (the caller loads the returned state non-strictly). Otherwise a RunDirError names the file and what it holds.
     """
     from dataclasses import asdict
 
@@ -244,7 +246,7 @@ class Trainer:
             self._load(self.run_dir / "last.pt")
         elif init_state is not None:
             # Not strict: a grown network (initial_weights checked it) keeps its new layers' init.
-            missing, unexpected = self.net.load_state_dict(init_state, strict=False)
+            _, unexpected = self.net.load_state_dict(init_state, strict=False)
             if unexpected:
                 raise RunDirError(f"--init-weights {cfg.init_weights}: tensors this network lacks: {unexpected[:3]}")
         if not has_ckpt and resume and self.dist.main:
