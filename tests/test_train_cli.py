@@ -171,6 +171,11 @@ def test_init_weights_grows_a_masknet_into_a_refined_one_but_not_back(tmp_path):
         initial_weights(str(rpath), "masknet", plain_cfg)
     with pytest.raises(RunDirError, match="--init-weights"):
         initial_weights(str(path), "masknet", named_config("masknet", "psm_refine"))  # other GRU size
+    from dataclasses import replace
+
+    deeper = replace(refined_cfg, refine_layers=refined_cfg.refine_layers + 1)  # a layer added to a trained stage
+    with pytest.raises(RunDirError, match="--init-weights"):
+        initial_weights(str(rpath), "masknet", deeper)
 
 
 def test_gre_train_grows_the_registered_default_into_a_refined_run(corpus, tmp_path):

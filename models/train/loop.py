@@ -187,8 +187,10 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     loaded_shapes = {k: tuple(v.shape) for k, v in loaded.state_dict.items()}
     # Every tensor of the file must fit the run's network; the run's network may have more only
-    # when a grow field changed, and only layers that start as the identity (warm_start_new_prefixes).
-    extra_ok = bool(differ & grow) and all(k.startswith(new_prefixes) for k in set(shapes) - set(loaded_shapes))
+    # when a grow field changed, and only a whole new stage that starts as the identity: the file may
+    # hold none of it (adding a layer to a trained stage would not start as the identity).
+    extra_ok = (bool(differ & grow) and all(k.startswith(new_prefixes) for k in set(shapes) - set(loaded_shapes))
+                and not any(k.startswith(new_prefixes) for k in loaded_shapes))
     fits = all(shapes.get(k) == v for k, v in loaded_shapes.items()) and (set(shapes) == set(loaded_shapes) or extra_ok)
     if not differ <= free | grow or not fits:
         raise mismatch
