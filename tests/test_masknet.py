@@ -203,9 +203,8 @@ def test_refinement_starts_as_the_identity_and_then_changes_the_estimate(target)
     assert (changed - want).abs().amax() > 1e-3
 
 
-def test_refinement_is_trained_and_sees_single_bins():
-    """Gradients reach the refinement layers, and a change in one T-F bin of the input moves the
-    estimate only within the refinement's receptive field plus what the GRU carries."""
+def test_refinement_is_trained_and_keeps_batch_rows_independent():
+    """Gradients reach every refinement layer, and each row of a batch is estimated on its own."""
     torch.manual_seed(0)
     net = MaskNet(MASKNET_CONFIGS["tiny_psm_refine"])
     torch.nn.init.normal_(net.refine.conv_out.weight, std=0.5)
