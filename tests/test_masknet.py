@@ -183,13 +183,14 @@ def test_map_target_adds_magnitude_where_the_input_has_none():
     torch.testing.assert_close(mask_loss(net.cfg, ident, noisy, clean), torch.mean((m_in - m_clean) ** 2))
 
 
+@pytest.mark.parametrize("variant", ["refine", "refine_tf"])
 @pytest.mark.parametrize("target", ["psm", "iam", "cirm", "map"])
-def test_refinement_starts_as_the_identity_and_then_changes_the_estimate(target):
+def test_refinement_starts_as_the_identity_and_then_changes_the_estimate(target, variant):
     """A refined MaskNet with an unrefined one's weights computes the same estimate (zero-initialised
     output conv); once its output conv is not zero the estimate changes, bin by bin."""
     torch.manual_seed(0)
     plain = MaskNet(MASKNET_CONFIGS[f"tiny_{target}"]).eval()
-    refined = MaskNet(MASKNET_CONFIGS[f"tiny_{target}_refine"]).eval()
+    refined = MaskNet(MASKNET_CONFIGS[f"tiny_{target}_{variant}"]).eval()
     missing, unexpected = refined.load_state_dict(plain.state_dict(), strict=False)
     assert not unexpected and missing and all(k.startswith("refine.") for k in missing)
     noisy, _ = _signals(0.3)
@@ -220,6 +221,25 @@ def test_refinement_is_trained_and_keeps_batch_rows_independent():
         both = net.estimate(mag)
         one = net.estimate(mag[1:])
     torch.testing.assert_close(both[1:], one, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("time_dilation, time_reach", [(False, 1 + 4), (True, 1 + 1 + 2 + 4 + 8)])
+def test_refinement_time_dilation_widens_the_context_in_time(time_dilation, time_reach):
+    """One changed input bin reaches exactly as far as the kernels cover. Four layers: in frequency
+    1 (input conv) + 1 + 2 + 4 + 8 bins either way; in time 1 + 1 per layer, or with time dilation
+    1 + 1 + 2 + 4 + 8 frames (100 ms at the 6.25 ms hop)."""
+    from models.nets.masknet import _Refinement
+
+    torch.manual_seed(0)
+    stage = _Refinement(1, 4, 4, time_dilation=time_dilation).eval()
+    torch.nn.init.normal_(stage.conv_out.weight, std=0.5)
+    head, mag = torch.zeros(1, 1, 80, 100), torch.rand(1, 1, 80, 100)
+    bumped = mag.clone()
+    bumped[0, 0, 40, 50] += 1.0
+    with torch.no_grad():
+        frames, bins = ((stage(head, bumped) - stage(head, mag))[0, 0] != 0).nonzero(as_tuple=True)
+    assert int((frames - 40).abs().max()) == time_reach
+    assert int((bins - 50).abs().max()) == 1 + 1 + 2 + 4 + 8
 
 
 def test_refine_config_validation():

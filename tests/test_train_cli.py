@@ -176,6 +176,12 @@ def test_init_weights_grows_a_masknet_into_a_refined_one_but_not_back(tmp_path):
     deeper = replace(refined_cfg, refine_layers=refined_cfg.refine_layers + 1)  # a layer added to a trained stage
     with pytest.raises(RunDirError, match="--init-weights"):
         initial_weights(str(rpath), "masknet", deeper)
+    # A plain file grows into the time-dilated stage too; a trained frequency-only stage does not
+    # become a time-dilated one (its kernels would see other bins than they were trained on).
+    tf_cfg = named_config("masknet", "tiny_psm_refine_tf")
+    assert set(initial_weights(str(path), "masknet", tf_cfg)) == set(plain.state_dict())
+    with pytest.raises(RunDirError, match="--init-weights"):
+        initial_weights(str(rpath), "masknet", tf_cfg)
 
 
 def test_gre_train_grows_the_registered_default_into_a_refined_run(corpus, tmp_path):

@@ -18,6 +18,11 @@ T-F resolution corrects it:
        dilation 1, 2, 4, ... so the receptive field spans several pitch harmonics) + ELU
     -> conv 1x1 (R -> k), initialised to zero, ADDED to the head output
 
+With ``refine_time_dilation`` (the ``<target>_refine_tf`` configs) the residual convs are dilated
+in time as well (1, 2, 4, 8 frames = 6-50 ms): each bin then sees its own past and future energy
+up to 100 ms away, the cue late-reverberation estimators use (the tail in a bin is a decayed copy
+of that bin tens of milliseconds earlier), which the GRU's one vector per frame smooths away.
+
 Starting at zero, a refined network computes exactly what the same weights without refinement
 compute, so ``gre train --init-weights`` can grow a trained MaskNet into a refined one (the new
 layers are the only parameters the checkpoint lacks) and fine-tuning starts from its quality.
@@ -73,6 +78,7 @@ class MaskNetConfig:
     iam_max: float = 2.0
     refine_channels: int = 0  # R; 0 = no refinement stage (the original MaskNet)
     refine_layers: int = 4
+    refine_time_dilation: bool = False  # dilate the residual convs in time too (1, 2, 4, ... frames)
     stft: STFTConfig = field(default_factory=STFTConfig)
 
     def __post_init__(self):
@@ -103,10 +109,15 @@ MASKNET_CONFIGS: dict[str, MaskNetConfig] = {
     # The shipped shape plus the full-resolution refinement stage (about 7 k more parameters, but
     # each runs at every T-F bin: a training step takes about 2-3x the plain MaskNet's on a CPU).
     **{f"{t}_refine": MaskNetConfig(target=t, refine_channels=16, refine_layers=3) for t in TARGETS},
+    # The same with a fourth layer and time dilation: +/- 16 frames (100 ms) of per-bin context.
+    **{f"{t}_refine_tf": MaskNetConfig(target=t, refine_channels=16, refine_layers=4, refine_time_dilation=True)
+       for t in TARGETS},
     "tiny": MaskNetConfig(conv_channels=2, hidden=8),
     **{f"tiny_{t}": MaskNetConfig(target=t, conv_channels=2, hidden=8) for t in TARGETS},
     **{f"tiny_{t}_refine": MaskNetConfig(target=t, conv_channels=2, hidden=8, refine_channels=3, refine_layers=2)
        for t in TARGETS},
+    **{f"tiny_{t}_refine_tf": MaskNetConfig(target=t, conv_channels=2, hidden=8, refine_channels=3, refine_layers=2,
+                                            refine_time_dilation=True) for t in TARGETS},
 }
 
 
@@ -126,7 +137,7 @@ class MaskNet(nn.Module):
     warm_start_free_fields = ("target", "iam_max")
     #: Config fields whose change only ADDS parameters (under ``warm_start_new_prefixes``) that start
     #: as the identity: a checkpoint without them is a valid start, the new layers keep their init.
-    warm_start_grow_fields = ("refine_channels", "refine_layers")
+    warm_start_grow_fields = ("refine_channels", "refine_layers", "refine_time_dilation")
     warm_start_new_prefixes = ("refine.",)
 
     def __init__(self, cfg: MaskNetConfig | None = None):
@@ -139,7 +150,8 @@ class MaskNet(nn.Module):
         self.gru = nn.GRU(h, h, num_layers=self.cfg.gru_layers, batch_first=True, bidirectional=True)
         self.out_channels = 2 if self.cfg.target in ("cirm", "map") else 1
         self.head = nn.Linear(2 * h, self.out_channels * nf)
-        self.refine = _Refinement(self.out_channels, self.cfg.refine_channels, self.cfg.refine_layers) \
+        self.refine = _Refinement(self.out_channels, self.cfg.refine_channels, self.cfg.refine_layers,
+                                  time_dilation=self.cfg.refine_time_dilation) \
             if self.cfg.refine_channels > 0 else None
 
     @property
@@ -211,11 +223,12 @@ class _Refinement(nn.Module):
     the head output unchanged (the warm start from an unrefined MaskNet relies on it).
     """
 
-    def __init__(self, k: int, channels: int, layers: int):
+    def __init__(self, k: int, channels: int, layers: int, time_dilation: bool = False):
         super().__init__()
         self.conv_in = nn.Conv2d(k + 1, channels, (3, 3), padding=(1, 1))
-        self.convs = nn.ModuleList(
-            nn.Conv2d(channels, channels, (3, 3), padding=(1, 2 ** i), dilation=(1, 2 ** i)) for i in range(layers))
+        # Layer i: dilation 2**i in frequency, and in time too with time_dilation ('same' padding).
+        dilations = [(2 ** i if time_dilation else 1, 2 ** i) for i in range(layers)]
+        self.convs = nn.ModuleList(nn.Conv2d(channels, channels, (3, 3), padding=d, dilation=d) for d in dilations)
         self.conv_out = nn.Conv2d(channels, k, (1, 1))
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)

@@ -186,13 +186,14 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     differ = {k for k in set(have) | set(wanted) if have.get(k) != wanted.get(k)}
     shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     loaded_shapes = {k: tuple(v.shape) for k, v in loaded.state_dict.items()}
-    # Every tensor of the file must fit the run's network; the run's network may have more only
-    # when a grow field changed, and only a whole new stage that starts as the identity: the file may
-    # hold none of it (adding a layer to a trained stage would not start as the identity).
-    extra_ok = (bool(differ & grow) and all(k.startswith(new_prefixes) for k in set(shapes) - set(loaded_shapes))
-                and not any(k.startswith(new_prefixes) for k in loaded_shapes))
+    # Every tensor of the file must fit the run's network. A changed grow field may only add a whole
+    # new stage that starts as the identity: the file may hold none of it (adding a layer to a trained
+    # stage, or dilating its trained kernels differently, would not keep what it learnt).
+    grown = bool(differ & grow)
+    stage_in_file = any(k.startswith(new_prefixes) for k in loaded_shapes) if new_prefixes else False
+    extra_ok = grown and all(k.startswith(new_prefixes) for k in set(shapes) - set(loaded_shapes))
     fits = all(shapes.get(k) == v for k, v in loaded_shapes.items()) and (set(shapes) == set(loaded_shapes) or extra_ok)
-    if not differ <= free | grow or not fits:
+    if not differ <= free | grow or not fits or (grown and stage_in_file):
         raise mismatch
     return loaded.state_dict
 
