@@ -190,7 +190,7 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     # new stage that starts as the identity: the file may hold none of it (adding a layer to a trained
     # stage, or dilating its trained kernels differently, would not keep what it learnt).
     grown = bool(differ & grow)
-    stage_in_file = any(k.startswith(new_prefixes) for k in loaded_shapes) if new_prefixes else False
+    stage_in_file = any(k.startswith(new_prefixes) for k in loaded_shapes)  # False for no prefixes
     extra_ok = grown and all(k.startswith(new_prefixes) for k in set(shapes) - set(loaded_shapes))
     fits = all(shapes.get(k) == v for k, v in loaded_shapes.items()) and (set(shapes) == set(loaded_shapes) or extra_ok)
     if not differ <= free | grow or not fits or (grown and stage_in_file):
