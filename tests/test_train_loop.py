@@ -156,6 +156,31 @@ def test_unusable_corpus_folder_is_one_clear_error(tmp_path, content):
         assert "1 unreadable" in msg and "1 silent" in msg
 
 
+@pytest.mark.parametrize("where", ["folder", "subfolder"])
+def test_unreadable_corpus_folder_is_one_clear_error(tmp_path, monkeypatch, where):
+    """A folder or subfolder that cannot be listed stops the scan with a permission hint; it must not
+    read as "no audio files" nor leave part of the corpus out silently (Path.rglob skips it)."""
+    import os
+
+    d = tmp_path / "c"
+    (d / "sub").mkdir(parents=True)
+    sf.write(d / "good.wav", speechlike(RATE, 1), RATE)
+    sf.write(d / "sub" / "good2.wav", speechlike(RATE, 2), RATE)
+    denied = d if where == "folder" else d / "sub"
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # as a chmod 000 folder behaves for a user other than root
+        if Path(path) == denied:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(CorpusError) as err:
+        scan_folders([d], sample_rate_hz=RATE, min_seconds=0.1, what="clean")
+    msg = str(err.value)
+    assert str(d) in msg and "permissions" in msg and "Permission denied" in msg and "\n" not in msg
+
+
 def test_step_batches_do_not_depend_on_process_count():
     one = list(StepBatchSampler(3, 5, 4))
     two = [list(StepBatchSampler(3, 5, 4, rank=r, world_size=2)) for r in range(2)]

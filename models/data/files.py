@@ -84,7 +84,17 @@ def _peak_frame_dbfs(x: np.ndarray, sample_rate_hz: int) -> float:
 
 
 def list_audio(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    """Audio files under ``folder``, sorted. Raises OSError for a folder or subfolder that cannot be
+    listed: ``Path.rglob`` skips those silently, which turned an unreadable corpus folder into
+    "no audio files", or quietly trained on part of a corpus."""
+
+    def fail(err: OSError) -> None:
+        raise err
+
+    found = []
+    for root, _, names in os.walk(folder, onerror=fail):
+        found.extend(p for p in (Path(root) / n for n in names) if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    return sorted(found)
 
 
 def scan_folders(folders: list[str | Path], *, sample_rate_hz: int, min_seconds: float,
