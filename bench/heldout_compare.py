@@ -111,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--band-limit-augment", action="store_true",
                    help="bwe pairs like real narrowband files: most get a random low-pass below the cut-off and "
                    "are rounded to 16-bit PCM (as gre train --band-limit-augment)")
+    p.add_argument("--reverb-noise", type=float, default=0.0, metavar="P",
+                   help="dereverb pairs: share that also get background noise from --heldout-noise "
+                   "(as gre train --reverb-noise)")
+    p.add_argument("--reverb-noise-snr", nargs=2, type=float, default=(10.0, 30.0), metavar=("LO", "HI"),
+                   help="SNR range in dB of --reverb-noise")
     p.add_argument("--files", type=int, default=24)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--jobs", type=int, default=2)
@@ -120,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     degrade = DegradeConfig() if args.snr_range is None else replace(DegradeConfig(), snr_range_db=tuple(args.snr_range))
     if args.band_limit_augment:
         degrade = replace(degrade, **BAND_LIMIT_AUGMENT)
+    if args.reverb_noise:
+        degrade = replace(degrade, reverb_noise_prob=args.reverb_noise,
+                          reverb_noise_snr_range_db=tuple(args.reverb_noise_snr))
     metrics = METRICS + (("lsd",) if args.task == "bwe" else ())
     models = parse_models(args.models)
     spec = HeldoutSpec(tuple(args.heldout_clean), tuple(args.heldout_noise), tuple(args.heldout_rir), files=args.files)
@@ -146,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python bench/heldout_compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "task": args.task,
               "snr_range_db": list(degrade.snr_range_db), "band_limit_augment": args.band_limit_augment,
-              "files": args.files, "scores": scores}
+              "reverb_noise_prob": degrade.reverb_noise_prob,
+              "reverb_noise_snr_range_db": list(degrade.reverb_noise_snr_range_db), "files": args.files, "scores": scores}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [f"# Held-out comparison, task {args.task} (`bench/heldout_compare.py`)", "",
@@ -154,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
              f"`models/shipping/heldout.py` (SNR {degrade.snr_range_db[0]:g}..{degrade.snr_range_db[1]:g} dB where "
              "noise is added" + ("; bwe inputs low-passed at random and rounded to 16-bit as in "
                                   "`gre train --band-limit-augment`" if args.band_limit_augment else "")
+             + (f"; background noise at {degrade.reverb_noise_snr_range_db[0]:g}..{degrade.reverb_noise_snr_range_db[1]:g}"
+                f" dB on {degrade.reverb_noise_prob:.0%} of the reverberant pairs, as `gre train --reverb-noise`"
+                if degrade.reverb_noise_prob else "")
              + "), and the same clean files given unchanged as input (a model should leave them "
              "as they are). Means ± 95 % CI; files the scorer rejects are left out (`failed`). "
              f"Δ: PESQ-WB minus that of the first model ({models[0][0]}) on the same files, mean ± 95 % CI of "

@@ -58,6 +58,12 @@ def train_command(
                                          help="Share of training samples left undegraded (input = target), so "
                                          "the model learns to leave clean speech alone; 0 <= P < 1 (default 0, "
                                          "the authors' recipe). Validation is always degraded."),
+    reverb_noise: float = typer.Option(0.0, "--reverb-noise", metavar="P",
+                                       help="dereverb: share of samples that also get background noise from --noise "
+                                       "(added after the room, SNR from --reverb-noise-snr), removed in the target "
+                                       "as well: real rooms have a noise floor (default 0: reverberation only)."),
+    reverb_noise_snr: Tuple[float, float] = typer.Option((10.0, 30.0), "--reverb-noise-snr",
+                                                         help="dereverb: SNR range in dB of --reverb-noise (LO HI)."),
     loss_recipe: str = typer.Option("auto", "--loss-recipe",
                                     help="auto: the architecture's own (mask target loss for masknet, the authors' "
                                     "spectral recipe otherwise); target: the mask target's loss; spectral: the "
@@ -103,7 +109,8 @@ def train_command(
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {}),
                             **(BAND_LIMIT_AUGMENT if band_limit_augment else {}),
                             **({"bwe_cutoffs_hz": tuple(bwe_cutoff)} if bwe_cutoff else {}),
-                            clean_prob=clean_fraction),
+                            clean_prob=clean_fraction, reverb_noise_prob=reverb_noise,
+                            reverb_noise_snr_range_db=tuple(reverb_noise_snr)),
         )
         from models.architectures import named_config
 

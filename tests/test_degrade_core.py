@@ -279,3 +279,37 @@ def test_clean_fraction_out_of_range_is_refused():
     for bad in (-0.1, 1.0, 1.5):
         with pytest.raises(ValueError, match="clean fraction"):
             D.DegradeConfig(clean_prob=bad)
+
+
+def test_reverb_noise_adds_noise_at_the_asked_snr_and_keeps_the_target_noise_free():
+    cfg = D.DegradeConfig(reverb_noise_prob=0.4, reverb_noise_snr_range_db=(12.0, 20.0))
+    draws = [D.draw_case("dereverb", cfg, np.random.default_rng(i)) for i in range(1000)]
+    noisy = [d for d in draws if d.snr_db is not None]
+    assert 0.35 < len(noisy) / len(draws) < 0.45
+    assert all(d.reverb for d in draws) and all(d.case == "noise_reverb" for d in noisy)
+    assert all(12.0 <= d.snr_db <= 20.0 for d in noisy)
+    rng = np.random.default_rng(2)
+    clean = _speechlike(RATE, rng, gaps=True)
+    rir = _synthetic_rir(50, rng)
+    noise = rng.standard_normal(RATE).astype(np.float32)
+    x, target = D.apply(clean, noisy[0], noise, rir, cfg)
+    reverberant, direct = D.reverberate(clean, rir)
+    assert np.array_equal(target, direct)  # the noise is not in the target
+    measured = 10 * np.log10(D.active_power(reverberant) / np.mean((x - reverberant).astype(np.float64) ** 2))
+    assert measured == pytest.approx(noisy[0].snr_db, abs=0.5)
+    with pytest.raises(ValueError, match="needs a noise signal"):
+        D.apply(clean, noisy[0], None, rir, cfg)
+
+
+def test_reverb_noise_off_changes_no_draw_and_decides_whether_dereverb_needs_noise():
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    assert D.draw_case("dereverb", D.DegradeConfig(), a).snr_db is None
+    assert a.random() == b.random()  # dereverb without it draws nothing
+    assert not D.needs_noise("dereverb") and not D.needs_noise("dereverb", D.DegradeConfig())
+    assert D.needs_noise("dereverb", D.DegradeConfig(reverb_noise_prob=0.5))
+    assert D.needs_noise("denoise") and not D.needs_noise("bwe", D.DegradeConfig(reverb_noise_prob=0.5))
+    for bad in (dict(reverb_noise_prob=-0.1), dict(reverb_noise_prob=1.5)):
+        with pytest.raises(ValueError, match="reverb-noise probability"):
+            D.DegradeConfig(**bad)
+    with pytest.raises(ValueError, match="reverb-noise SNR range"):
+        D.DegradeConfig(reverb_noise_snr_range_db=(30.0, 10.0))

@@ -367,3 +367,31 @@ def test_a_ship_that_finishes_during_another_keeps_both_entries(run_dir, eval_ro
     assert started and sorted(shipped) == ["gre-late", "gre-other"]
     assert shipped["gre-late"]["default_for"] == ["dereverb"] and shipped["gre-other"]["default_for"] == []
     assert "replaced by `gre-late`" in (weights_dir / "gre-other.md").read_text()
+
+
+def test_heldout_dereverb_pairs_with_background_noise(tmp_path):
+    """build_heldout_set with reverb noise: needs a noise folder, and adds the noise at the asked SNR
+    to the input only (a unit-impulse room, so reverberant speech = target)."""
+    from models.data.degrade import DegradeConfig, active_power
+    from models.shipping.heldout import HeldoutSpec, build_heldout_set
+
+    dirs = make_corpus(tmp_path / "corpus")
+    rir_dir = tmp_path / "rir"
+    rir_dir.mkdir()
+    impulse = np.zeros(400, np.float32)
+    impulse[0] = 1.0
+    sf.write(rir_dir / "dry.wav", impulse, RATE)
+    cfg = DegradeConfig(reverb_noise_prob=1.0, reverb_noise_snr_range_db=(10.0, 10.0))
+    spec = HeldoutSpec((str(dirs["val"]),), rir_dirs=(str(rir_dir),), files=2)
+    evs, why = build_heldout_set(spec, "dereverb", cfg, tmp_path / "out")
+    assert evs is None and "--heldout-noise" in why
+    spec = HeldoutSpec((str(dirs["val"]),), noise_dirs=(str(dirs["noise"]),), rir_dirs=(str(rir_dir),), files=2)
+    evs, why = build_heldout_set(spec, "dereverb", cfg, tmp_path / "out")
+    assert why is None
+    pairs = sorted(evs.input_dir.glob("*.wav"))
+    assert len(pairs) == 2
+    for path in pairs:
+        x, _ = sf.read(path, dtype="float32")
+        y, _ = sf.read(evs.reference_dir / path.name, dtype="float32")
+        snr = 10 * np.log10(active_power(y) / np.mean((x - y).astype(np.float64) ** 2))
+        assert snr == pytest.approx(10.0, abs=0.5)

@@ -194,3 +194,33 @@ def test_gre_train_grows_the_registered_default_into_a_refined_run(corpus, tmp_p
 
     out = load_checkpoint(tmp_path / "grow" / "model.safetensors")
     assert out.config["refine_channels"] == 16 and any(k.startswith("refine.") for k in out.state_dict)
+
+
+def _rir_folder(root: Path) -> Path:
+    rir_dir = root / "rir"
+    rir_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(11)
+    for i in range(2):
+        h = np.zeros(3000, np.float32)
+        h[20 + 10 * i] = 1.0
+        h[60:] = 0.2 * rng.standard_normal(2940) * np.exp(-np.arange(2940) / 600)
+        sf.write(rir_dir / f"r{i}.wav", h, RATE)
+    return rir_dir
+
+
+def test_gre_train_dereverb_with_background_noise(corpus, tmp_path):
+    """--reverb-noise P adds noise to dereverb samples: saved in config.json; it needs --noise, P in [0, 1]."""
+    rir = _rir_folder(tmp_path)
+    base = ["--task", "dereverb", "--clean", str(corpus["clean"]), "--rir", str(rir), "--config", "tiny",
+            "--batch-size", "2", "--segment-seconds", "0.5", "--workers", "0", "--threads", "1", "--steps", "2",
+            "--no-metric-disc"]
+    p = _run(*base, "--run-dir", str(tmp_path / "ok"), "--noise", str(corpus["noise"]), "--reverb-noise", "0.5",
+             "--reverb-noise-snr", "15", "25")
+    assert p.returncode == 0, p.stderr
+    degrade = json.loads((tmp_path / "ok" / "config.json").read_text())["degrade"]
+    assert degrade["reverb_noise_prob"] == 0.5 and degrade["reverb_noise_snr_range_db"] == [15.0, 25.0]
+    p = _run(*base, "--run-dir", str(tmp_path / "no-noise"), "--reverb-noise", "0.5")
+    assert p.returncode == 2 and "--reverb-noise" in p.stderr and "--noise DIR" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    p = _run(*base, "--run-dir", str(tmp_path / "bad"), "--noise", str(corpus["noise"]), "--reverb-noise", "2")
+    assert p.returncode == 2 and "reverb-noise probability" in p.stderr and "Traceback" not in p.stderr

@@ -73,10 +73,23 @@ class DegradeConfig:
     #: always take something away, which harms the clean files of a corpus run through it.
     #: Validation ignores it: clean input is scored on its own.
     clean_prob: float = 0.0
+    #: dereverb: with this probability a sample also gets background noise, added after the
+    #: reverberation at an SNR (dB, against the reverberant speech) drawn from
+    #: ``reverb_noise_snr_range_db``; the target stays the noise-free direct path (``gre train
+    #: --reverb-noise``). Real rooms have a noise floor (ventilation, traffic, the microphone's own
+    #: hiss): a model that has only seen noise-free reverberation treats that floor as reverberation
+    #: and keeps whatever of it does not look like a decaying copy of speech. Off by default.
+    reverb_noise_prob: float = 0.0
+    reverb_noise_snr_range_db: tuple[float, float] = (10.0, 30.0)
 
     def __post_init__(self):
         if not 0.0 <= self.clean_prob < 1.0:
             raise ValueError(f"the clean fraction must be in [0, 1), got {self.clean_prob:g}")
+        if not 0.0 <= self.reverb_noise_prob <= 1.0:
+            raise ValueError(f"the reverb-noise probability must be in [0, 1], got {self.reverb_noise_prob:g}")
+        lo, hi = self.reverb_noise_snr_range_db
+        if not lo <= hi:
+            raise ValueError(f"the reverb-noise SNR range must be LO <= HI, got {lo:g} {hi:g}")
         nyquist = self.sample_rate_hz / 2
         if not self.bwe_cutoffs_hz or any(not 0 < c <= nyquist for c in self.bwe_cutoffs_hz):
             raise ValueError(f"bwe cut-offs must be in (0, {nyquist:g}] Hz, got {list(self.bwe_cutoffs_hz)} "
@@ -271,6 +284,9 @@ def draw_case(task: str, cfg: DegradeConfig, rng: np.random.Generator) -> Degrad
     if task == "denoise":
         return Degradation("only_noise", snr_db=snr())
     if task == "dereverb":
+        # Drawn only when asked for, as the clean fraction above.
+        if cfg.reverb_noise_prob > 0 and rng.random() < cfg.reverb_noise_prob:
+            return Degradation("noise_reverb", snr_db=float(rng.uniform(*cfg.reverb_noise_snr_range_db)), reverb=True)
         return Degradation("only_reverb", reverb=True)
     if task == "bwe":
         cutoff = float(rng.choice(cfg.bwe_cutoffs_hz))
@@ -302,8 +318,9 @@ def draw_band_limit_augment(cutoff_hz: float, cfg: DegradeConfig, rng: np.random
     return rolloff, quantize
 
 
-def needs_noise(task: str) -> bool:
-    return task in ("denoise", "universal")
+def needs_noise(task: str, cfg: DegradeConfig | None = None) -> bool:
+    """Whether samples of ``task`` (degraded as ``cfg`` says) draw from a noise corpus."""
+    return task in ("denoise", "universal") or (task == "dereverb" and cfg is not None and cfg.reverb_noise_prob > 0)
 
 
 def needs_rir(task: str) -> bool:

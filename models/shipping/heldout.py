@@ -40,14 +40,14 @@ def build_heldout_set(spec: HeldoutSpec, task: str, degrade: D.DegradeConfig, ou
     from models.train.validation import build_val_set
 
     rate = degrade.sample_rate_hz
-    if D.needs_noise(task) and not spec.noise_dirs:
+    if D.needs_noise(task, degrade) and not spec.noise_dirs:
         return None, f"held-out {task}: skipped, no noise folder (pass --heldout-noise)"
     if D.needs_rir(task) and not spec.rir_dirs:
         return None, f"held-out {task}: skipped, no room impulse responses (pass --heldout-rir)"
     clean, _ = scan_folders(list(spec.clean_dirs), sample_rate_hz=rate, min_seconds=min_file_seconds,
                             what="heldout-clean")
     noise = rirs = None
-    if D.needs_noise(task):
+    if D.needs_noise(task, degrade):
         noise, _ = scan_folders(list(spec.noise_dirs), sample_rate_hz=rate, min_seconds=min_file_seconds,
                                 what="heldout-noise")
     if D.needs_rir(task):

@@ -99,7 +99,8 @@ class TrainConfig:
             values["losses"] = LossWeights.from_dict(values["losses"])
         if isinstance(values.get("degrade"), dict):
             d = dict(values["degrade"])
-            for k in ("snr_range_db", "level_range_dbfs", "bwe_cutoffs_hz", "bwe_rolloff_fraction", "bwe_rolloff_orders"):
+            for k in ("snr_range_db", "level_range_dbfs", "bwe_cutoffs_hz", "bwe_rolloff_fraction", "bwe_rolloff_orders",
+                      "reverb_noise_snr_range_db"):
                 if k in d:
                     d[k] = tuple(d[k])
             values["degrade"] = DegradeConfig(**d)

@@ -281,9 +281,10 @@ class Trainer:
             _barrier(self.dist)
         cache = lambda name: self.run_dir / name  # noqa: E731
         lists = {"clean": scan_cached(list(cfg.clean_dirs), cache("files_clean.json"), what="clean", **scan)}
-        if D.needs_noise(cfg.task):
+        if D.needs_noise(cfg.task, cfg.degrade):
             if not cfg.noise_dirs:
-                raise ValueError(f"task {cfg.task} adds noise: pass --noise DIR (a folder of noise recordings)")
+                why = " (--reverb-noise)" if cfg.task == "dereverb" else ""
+                raise ValueError(f"task {cfg.task} adds noise{why}: pass --noise DIR (a folder of noise recordings)")
             lists["noise"] = scan_cached(list(cfg.noise_dirs), cache("files_noise.json"), what="noise", **scan)
         if D.needs_rir(cfg.task) and cfg.rir_dirs:
             lists["rir"] = scan_cached(list(cfg.rir_dirs), cache("files_rir.json"), what="rir",
@@ -313,7 +314,7 @@ class Trainer:
             from models.train.validation import build_val_set
 
             val_noise, val_rirs = noise, rirs
-            if cfg.val_noise_dirs and D.needs_noise(cfg.task):
+            if cfg.val_noise_dirs and D.needs_noise(cfg.task, cfg.degrade):
                 val_noise = scan_cached(list(cfg.val_noise_dirs), cache("files_val_noise.json"), what="val-noise",
                                         **scan)[0]
             if cfg.val_rir_dirs and D.needs_rir(cfg.task):
