@@ -36,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="Tasks it becomes the default model of.")
     p.add_argument("--eval-root", type=Path, default=DEFAULT_EVAL_ROOT, help="The ../shared/eval folder.")
     p.add_argument("--heldout-clean", nargs="+", default=None, help="Held-out clean speech folders (extra table).")
-    p.add_argument("--heldout-noise", nargs="+", default=(), help="Held-out noise folders (denoise, universal, and dereverb runs trained with --reverb-noise).")
+    p.add_argument("--heldout-noise", nargs="+", default=(),
+                   help="Held-out noise folders (denoise, universal, and dereverb runs trained with --reverb-noise).")
     p.add_argument("--heldout-rir", nargs="+", default=(),
                    help="Held-out impulse-response folders (dereverb, universal).")
     p.add_argument("--heldout-files", type=int, default=24, help="Held-out pairs per task.")
