@@ -224,3 +224,5 @@ def test_gre_train_dereverb_with_background_noise(corpus, tmp_path):
     assert len(p.stderr.strip().splitlines()) == 1
     p = _run(*base, "--run-dir", str(tmp_path / "bad"), "--noise", str(corpus["noise"]), "--reverb-noise", "2")
     assert p.returncode == 2 and "reverb-noise probability" in p.stderr and "Traceback" not in p.stderr
+    p = _run(*_base(corpus, tmp_path / "denoise", "--steps", "1", "--reverb-noise", "0.5"))
+    assert p.returncode == 2 and "--reverb-noise is for --task dereverb" in p.stderr and "Traceback" not in p.stderr

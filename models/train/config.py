@@ -75,6 +75,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.segment_seconds <= 0.05:
             raise ValueError(f"segment_seconds must be above 0.05 s, got {self.segment_seconds}")
+        if self.degrade.reverb_noise_prob > 0 and self.task != "dereverb":
+            # Silently ignoring it would train another recipe than the one asked for.
+            raise ValueError(f"--reverb-noise is for --task dereverb (got --task {self.task}; universal draws its "
+                             "own noise + reverberation cases)")
 
     @property
     def segment_samples(self) -> int:
