@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", type=Path, required=True, help="output path without suffix (.md and .json)")
     args = p.parse_args(argv)
+    if args.reverb_noise and args.task != "dereverb":
+        p.error("--reverb-noise is for --task dereverb")
     gre = str(Path(sys.executable).parent / "gre")
     degrade = DegradeConfig() if args.snr_range is None else replace(DegradeConfig(), snr_range_db=tuple(args.snr_range))
     if args.band_limit_augment:
