@@ -162,9 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [f"# Held-out comparison, task {args.task} (`bench/heldout_compare.py`)", "",
              f"Command: `{command}`; {result['date']}. {args.files} held-out pairs drawn by "
-             f"`models/shipping/heldout.py` (SNR {degrade.snr_range_db[0]:g}..{degrade.snr_range_db[1]:g} dB where "
-             "noise is added" + ("; bwe inputs low-passed at random and rounded to 16-bit as in "
-                                  "`gre train --band-limit-augment`" if args.band_limit_augment else "")
+             "`models/shipping/heldout.py` ("
+             + (f"SNR {degrade.snr_range_db[0]:g}..{degrade.snr_range_db[1]:g} dB where noise is added"
+                if not degrade.reverb_noise_prob else "reverberation from the held-out rooms")
+             + ("; bwe inputs low-passed at random and rounded to 16-bit as in "
+                "`gre train --band-limit-augment`" if args.band_limit_augment else "")
              + (f"; background noise at {degrade.reverb_noise_snr_range_db[0]:g}..{degrade.reverb_noise_snr_range_db[1]:g}"
                 f" dB on {degrade.reverb_noise_prob:.0%} of the reverberant pairs, as `gre train --reverb-noise`"
                 if degrade.reverb_noise_prob else "")
