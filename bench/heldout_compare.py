@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reverb-noise", type=float, default=0.0, metavar="P",
                    help="dereverb pairs: share that also get background noise from --heldout-noise "
                    "(as gre train --reverb-noise)")
-    p.add_argument("--reverb-noise-snr", nargs=2, type=float, default=DegradeConfig.reverb_noise_snr_range_db, metavar=("LO", "HI"),
-                   help="SNR range in dB of --reverb-noise")
+    p.add_argument("--reverb-noise-snr", nargs=2, type=float, default=DegradeConfig.reverb_noise_snr_range_db,
+                   metavar=("LO", "HI"), help="SNR range in dB of --reverb-noise")
     p.add_argument("--files", type=int, default=24)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--jobs", type=int, default=2)
