@@ -6,6 +6,8 @@ import pytest
 
 from models.data import degrade as D
 
+from test_train_fixtures import synthetic_rir
+
 RATE = 16_000
 
 
@@ -61,20 +63,11 @@ def test_band_limit_at_nyquist_is_identity():
     assert np.array_equal(D.band_limit(x, 8000.0), x)
 
 
-def _synthetic_rir(delay: int, rng: np.random.Generator) -> np.ndarray:
-    n = 4000
-    h = np.zeros(n, np.float32)
-    h[delay] = 1.0
-    tail = rng.standard_normal(n - delay - 40) * np.exp(-np.arange(n - delay - 40) / 800) * 0.3
-    h[delay + 40:] = tail
-    return h
-
-
 def test_reverb_target_is_direct_path_aligned_with_input():
     rng = np.random.default_rng(4)
     clean = (0.1 * rng.standard_normal(RATE)).astype(np.float32)  # white: a sharp correlation peak
     delay = 123
-    rir = _synthetic_rir(delay, rng)
+    rir = synthetic_rir(delay, rng)
     reverberant, target = D.reverberate(clean, rir)
     assert reverberant.shape == target.shape == clean.shape
     # The direct path of this RIR is a unit impulse at the peak: after the shift the target is the clean.
@@ -290,7 +283,7 @@ def test_reverb_noise_adds_noise_at_the_asked_snr_and_keeps_the_target_noise_fre
     assert all(12.0 <= d.snr_db <= 20.0 for d in noisy)
     rng = np.random.default_rng(2)
     clean = _speechlike(RATE, rng, gaps=True)
-    rir = _synthetic_rir(50, rng)
+    rir = synthetic_rir(50, rng)
     noise = rng.standard_normal(RATE).astype(np.float32)
     x, target = D.apply(clean, noisy[0], noise, rir, cfg)
     reverberant, direct = D.reverberate(clean, rir)

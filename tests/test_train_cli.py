@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from test_train_fixtures import RATE, make_corpus
+from test_train_fixtures import RATE, make_corpus, synthetic_rir
 
 GRE = str(Path(sys.executable).parent / "gre")
 
@@ -201,10 +201,7 @@ def _rir_folder(root: Path) -> Path:
     rir_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(11)
     for i in range(2):
-        h = np.zeros(3000, np.float32)
-        h[20 + 10 * i] = 1.0
-        h[60:] = 0.2 * rng.standard_normal(2940) * np.exp(-np.arange(2940) / 600)
-        sf.write(rir_dir / f"r{i}.wav", h, RATE)
+        sf.write(rir_dir / f"r{i}.wav", synthetic_rir(20 + 10 * i, rng), RATE)
     return rir_dir
 
 

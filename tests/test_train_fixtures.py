@@ -32,3 +32,13 @@ def make_corpus(root: Path, n_clean: int = 5, seconds: float = 1.5) -> dict[str,
     for i in range(2):
         sf.write(dirs["noise"] / f"n{i}.wav", (0.05 * rng.standard_normal(2 * RATE)).astype(np.float32), RATE)
     return dirs
+
+
+def synthetic_rir(delay: int, rng: np.random.Generator, n: int = 4000) -> np.ndarray:
+    """[n] room impulse response: a unit direct path at ``delay`` and, from 40 samples later, a
+    decaying Gaussian tail (time constant 800 samples = 50 ms at 16 kHz)."""
+    h = np.zeros(n, np.float32)
+    h[delay] = 1.0
+    tail = rng.standard_normal(n - delay - 40) * np.exp(-np.arange(n - delay - 40) / 800) * 0.3
+    h[delay + 40:] = tail
+    return h
