@@ -184,6 +184,34 @@ def test_init_weights_grows_a_masknet_into_a_refined_one_but_not_back(tmp_path):
         initial_weights(str(rpath), "masknet", tf_cfg)
 
 
+def test_init_weights_grows_the_large_masknet_into_the_large_refined_one(tmp_path):
+    """The shipped-size ``iam_large`` grows into ``iam_large_refine_tf`` (its GRU kept, the stage
+    new), and the refined network then starts at exactly the file's estimate; the small refined
+    config, with its other GRU size, is refused."""
+    from models.architectures import build_network, named_config
+    from models.checkpoint import save_checkpoint
+    from models.train.loop import RunDirError, initial_weights
+
+    import torch
+
+    torch.manual_seed(0)
+    large_cfg = named_config("masknet", "iam_large")
+    large = build_network("masknet", large_cfg).eval()
+    path = tmp_path / "large.safetensors"
+    save_checkpoint(path, large.state_dict(), arch="masknet", config=large_cfg, config_name="iam_large",
+                    tasks=("dereverb",), mode="enhance", sample_rate_hz=16000)
+    grown_cfg = named_config("masknet", "iam_large_refine_tf")
+    grown = build_network("masknet", grown_cfg).eval()
+    state = initial_weights(str(path), "masknet", grown_cfg)
+    missing, unexpected = grown.load_state_dict(state, strict=False)
+    assert not unexpected and missing and all(k.startswith("refine.") for k in missing)
+    mag = torch.rand(1, large_cfg.stft.n_freqs, 40)
+    with torch.no_grad():
+        assert torch.equal(grown.estimate(mag), large.estimate(mag))
+    with pytest.raises(RunDirError, match="--init-weights"):
+        initial_weights(str(path), "masknet", named_config("masknet", "iam_refine_tf"))
+
+
 def test_gre_train_grows_the_registered_default_into_a_refined_run(corpus, tmp_path):
     base = ["--task", "denoise", "--clean", str(corpus["clean"]), "--noise", str(corpus["noise"]),
             "--arch", "masknet", "--batch-size", "2", "--segment-seconds", "0.5", "--workers", "0",

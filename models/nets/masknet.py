@@ -112,6 +112,9 @@ MASKNET_CONFIGS: dict[str, MaskNetConfig] = {
     # The same with a fourth layer and time dilation: +/- 16 frames (100 ms) of per-bin context.
     **{f"{t}_refine_tf": MaskNetConfig(target=t, refine_channels=16, refine_layers=4, refine_time_dilation=True)
        for t in TARGETS},
+    # The deeper variant with that stage: grown from a trained ``<target>_large`` by --init-weights.
+    **{f"{t}_large_refine_tf": MaskNetConfig(target=t, hidden=192, gru_layers=2, refine_channels=16, refine_layers=4,
+                                             refine_time_dilation=True) for t in TARGETS},
     "tiny": MaskNetConfig(conv_channels=2, hidden=8),
     **{f"tiny_{t}": MaskNetConfig(target=t, conv_channels=2, hidden=8) for t in TARGETS},
     **{f"tiny_{t}_refine": MaskNetConfig(target=t, conv_channels=2, hidden=8, refine_channels=3, refine_layers=2)
