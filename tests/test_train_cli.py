@@ -185,14 +185,14 @@ def test_init_weights_grows_a_masknet_into_a_refined_one_but_not_back(tmp_path):
 
 
 def test_init_weights_grows_the_large_masknet_into_the_large_refined_one(tmp_path):
-    """The shipped-size ``iam_large`` grows into ``iam_large_refine_tf`` (its GRU kept, the stage
+    """The two-layer ``iam_large`` grows into ``iam_large_refine_tf`` (its GRU kept, the stage
     new), and the refined network then starts at exactly the file's estimate; the small refined
     config, with its other GRU size, is refused."""
+    import torch
+
     from models.architectures import build_network, named_config
     from models.checkpoint import save_checkpoint
     from models.train.loop import RunDirError, initial_weights
-
-    import torch
 
     torch.manual_seed(0)
     large_cfg = named_config("masknet", "iam_large")
