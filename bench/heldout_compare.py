@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
              f"Command: `{command}`; {result['date']}. {args.files} held-out pairs drawn by "
              "`models/shipping/heldout.py` ("
              + (f"SNR {degrade.snr_range_db[0]:g}..{degrade.snr_range_db[1]:g} dB where noise is added"
-                if not degrade.reverb_noise_prob else "reverberation from the held-out rooms")
+                if args.task != "dereverb" else "reverberation from the held-out rooms")
              + ("; bwe inputs low-passed at random and rounded to 16-bit as in "
                 "`gre train --band-limit-augment`" if args.band_limit_augment else "")
              + (f"; background noise at {degrade.reverb_noise_snr_range_db[0]:g}..{degrade.reverb_noise_snr_range_db[1]:g}"
