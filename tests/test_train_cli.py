@@ -146,26 +146,31 @@ def test_gre_train_init_weights_from_a_registered_model_and_a_mismatch(corpus, t
         assert p.stderr.strip().count("\n") == 0 and "--init-weights" in p.stderr
 
 
+def _saved_masknet(path: Path, config_name: str):
+    """A freshly initialised MaskNet of a named config, saved as a gre checkpoint at ``path``;
+    returns (network, config)."""
+    from models.architectures import build_network, named_config
+    from models.checkpoint import save_checkpoint
+
+    cfg = named_config("masknet", config_name)
+    net = build_network("masknet", cfg)
+    save_checkpoint(path, net.state_dict(), arch="masknet", config=cfg, config_name=config_name,
+                    tasks=("denoise",), mode="enhance", sample_rate_hz=16000)
+    return net, cfg
+
+
 def test_init_weights_grows_a_masknet_into_a_refined_one_but_not_back(tmp_path):
     """--init-weights from an unrefined MaskNet starts a refined run (the new layers keep their zero
     start, so the run begins at the file's quality); a refined file cannot start an unrefined run,
     nor a refined run of another GRU size."""
-    from models.architectures import build_network, named_config
-    from models.checkpoint import save_checkpoint
+    from models.architectures import named_config
     from models.train.loop import RunDirError, initial_weights
 
-    plain_cfg = named_config("masknet", "tiny_psm")
-    plain = build_network("masknet", plain_cfg)
-    path = tmp_path / "plain.safetensors"
-    save_checkpoint(path, plain.state_dict(), arch="masknet", config=plain_cfg, config_name="tiny_psm",
-                    tasks=("denoise",), mode="enhance", sample_rate_hz=16000)
+    path, rpath = tmp_path / "plain.safetensors", tmp_path / "refined.safetensors"
+    plain, plain_cfg = _saved_masknet(path, "tiny_psm")
     state = initial_weights(str(path), "masknet", named_config("masknet", "tiny_psm_refine"))
     assert set(state) == set(plain.state_dict())
-    refined_cfg = named_config("masknet", "tiny_psm_refine")
-    refined = build_network("masknet", refined_cfg)
-    rpath = tmp_path / "refined.safetensors"
-    save_checkpoint(rpath, refined.state_dict(), arch="masknet", config=refined_cfg, config_name="tiny_psm_refine",
-                    tasks=("denoise",), mode="enhance", sample_rate_hz=16000)
+    refined, refined_cfg = _saved_masknet(rpath, "tiny_psm_refine")
     assert set(initial_weights(str(rpath), "masknet", refined_cfg)) == set(refined.state_dict())
     with pytest.raises(RunDirError, match="--init-weights"):
         initial_weights(str(rpath), "masknet", plain_cfg)
@@ -191,15 +196,12 @@ def test_init_weights_grows_the_large_masknet_into_the_large_refined_one(tmp_pat
     import torch
 
     from models.architectures import build_network, named_config
-    from models.checkpoint import save_checkpoint
     from models.train.loop import RunDirError, initial_weights
 
     torch.manual_seed(0)
-    large_cfg = named_config("masknet", "iam_large")
-    large = build_network("masknet", large_cfg).eval()
     path = tmp_path / "large.safetensors"
-    save_checkpoint(path, large.state_dict(), arch="masknet", config=large_cfg, config_name="iam_large",
-                    tasks=("dereverb",), mode="enhance", sample_rate_hz=16000)
+    large, large_cfg = _saved_masknet(path, "iam_large")
+    large.eval()
     grown_cfg = named_config("masknet", "iam_large_refine_tf")
     grown = build_network("masknet", grown_cfg).eval()
     state = initial_weights(str(path), "masknet", grown_cfg)
