@@ -129,6 +129,7 @@ touch "$OUT/READY_TRAIN"
 log "READY_TRAIN: train speech, noise and RIRs are complete"
 
 timed noise_heldout $BUILD convert "$OUT" "${COMMON[@]}" --kind noise --split heldout
+timed noise_heldout_synthetic $BUILD synth-heldout-noise "$OUT" "${COMMON[@]}"
 timed speech_heldout_nb $BUILD convert "$OUT" "${COMMON[@]}" --kind speech --split heldout_nb
 timed rir_heldout $BUILD rirs "$OUT" "${COMMON[@]}" --split heldout
 timed rir_real $BUILD real-rirs "$OUT" "${COMMON[@]}"

@@ -8,6 +8,7 @@ build is cheap and a changed recipe rebuilds only what changed.
     python corpus_build.py rirs OUT --tier full --split train --seed 20261121 --jobs 2
     python corpus_build.py real-rirs OUT --tier full
     python corpus_build.py synth-noise OUT --tier ci --seed 20261121
+    python corpus_build.py synth-heldout-noise OUT --seed 20261121
     python corpus_build.py tts OUT --tier full --seed 20261121 --jobs 2 --lines-per-voice 300
     python corpus_build.py manifest OUT --tier full --seed 20261121
 """
@@ -311,6 +312,18 @@ def coloured_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndar
     return x / np.sqrt(np.mean(x ** 2))
 
 
+def synthetic_noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """[n] samples of a noise ``kind`` (a key of NOISE_COLOURS, or "hum50" / "hum60": mains hum
+    with 7 harmonics falling as 1/k over a faint white floor); unit RMS."""
+    if kind.startswith("hum"):
+        f0 = float(kind[3:])
+        tt = np.arange(n) / ca.SAMPLE_RATE_HZ
+        x = sum(np.sin(2 * np.pi * f0 * k * tt + rng.uniform(0, 2 * np.pi)) / k for k in range(1, 8))
+        x = x + 0.05 * rng.standard_normal(n)
+        return x / np.sqrt(np.mean(x ** 2))
+    return coloured_noise(n, NOISE_COLOURS[kind], rng)
+
+
 def write_synthetic_noise(out: Path, t: Tier, seed: int) -> None:
     """The tier's synthetic noise files (30 s each): coloured noises and mains hum with harmonics."""
     for split, count in t.synthetic_noise.items():
@@ -319,17 +332,84 @@ def write_synthetic_noise(out: Path, t: Tier, seed: int) -> None:
         names = list(NOISE_COLOURS) + ["hum50", "hum60"]
         for i in range(count):
             kind = names[i % len(names)]
-            n = SYNTHETIC_SECONDS * ca.SAMPLE_RATE_HZ
-            if kind.startswith("hum"):
-                f0 = float(kind[3:])
-                tt = np.arange(n) / ca.SAMPLE_RATE_HZ
-                x = sum(np.sin(2 * np.pi * f0 * k * tt + rng.uniform(0, 2 * np.pi)) / k for k in range(1, 8))
-                x = x + 0.05 * rng.standard_normal(n)
-                x = x / np.sqrt(np.mean(x ** 2))
-            else:
-                x = coloured_noise(n, NOISE_COLOURS[kind], rng)
+            x = synthetic_noise(kind, SYNTHETIC_SECONDS * ca.SAMPLE_RATE_HZ, rng)
             ca.write_pcm16(dest / f"synthetic__{kind}_{i:02d}.wav", (0.1 * x).astype(np.float32))
         log(f"noise-{split}-synthetic: {count} files of {SYNTHETIC_SECONDS} s")
+
+
+# --- the second held-out noise condition: steady noise and babble ----------------------------
+
+#: Folder (under noise/) of the held-out noise the game packages lack: steady noise (coloured,
+#: hum) and babble of held-out talkers. Kept apart from noise/heldout, which validation and the
+#: earlier held-out comparisons use, so that those stay comparable; pass it to
+#: ``bench/heldout_compare.py --heldout-noise`` as a second condition.
+HELDOUT_SYNTHETIC_SPLIT = "heldout-synthetic"
+#: One cycle of kinds; the files go round it, so babble is 5 of every 12 files.
+HELDOUT_SYNTHETIC_KINDS = (*NOISE_COLOURS, "hum50", "hum60", "babble", "babble", "babble", "babble", "babble")
+HELDOUT_SYNTHETIC_FILES = 24
+BABBLE_TALKERS = 6
+
+
+def babble(speech: dict[str, list[Path]], n: int, talkers: int, rng: np.random.Generator) -> np.ndarray:
+    """[n] samples of ``talkers`` voices talking at once, unit RMS. ``speech``: speech files by source
+    (one source, one voice or set of voices). Each talker is one source, drawn without replacement
+    while sources last, whose files (in random order) are laid end to end to fill n samples; every
+    talker gets the same active power."""
+    import soundfile as sf
+
+    names = sorted(speech)
+    order = rng.permutation(len(names))
+    x = np.zeros(n)
+    for j in range(talkers):
+        files = speech[names[int(order[j % len(names)])]]
+        track, filled = np.zeros(n), 0
+        while filled < n:
+            y, _ = sf.read(str(files[int(rng.integers(0, len(files)))]), dtype="float64")
+            take = min(len(y), n - filled)
+            track[filled:filled + take] = y[:take]
+            filled += take
+        active = track[np.abs(track) > 1e-4]
+        if active.size:
+            x += track / np.sqrt(np.mean(active ** 2))
+    rms = np.sqrt(np.mean(x ** 2))
+    return x / rms if rms > 0 else x
+
+
+def write_heldout_synthetic_noise(out: Path, seed: int, files: int = HELDOUT_SYNTHETIC_FILES) -> None:
+    """``files`` noise files of 30 s in ``out/noise/heldout-synthetic`` (skipped if built): the
+    kinds of HELDOUT_SYNTHETIC_KINDS in turn; babble is made from ``out/speech/heldout``."""
+    step = f"noise-{HELDOUT_SYNTHETIC_SPLIT}"
+    fp = fingerprint({"v": RECIPE_VERSION, "kinds": HELDOUT_SYNTHETIC_KINDS, "files": files, "seed": seed,
+                      "talkers": BABBLE_TALKERS, "seconds": SYNTHETIC_SECONDS})
+    if is_done(out, step, fp):
+        log(f"{step}: already built")
+        return
+    speech: dict[str, list[Path]] = {}
+    for f in sorted((out / "speech" / "heldout").rglob("*.wav")):
+        speech.setdefault(f.parent.name, []).append(f)
+    if not speech:
+        raise SystemExit(f"corpus_build: {out / 'speech' / 'heldout'} has no speech for the babble; "
+                         "build the held-out speech first (build_corpus.sh does)")
+    dest = out / "noise" / HELDOUT_SYNTHETIC_SPLIT
+    dest.mkdir(parents=True, exist_ok=True)
+    for old in dest.glob("*.wav"):
+        old.unlink()
+    rng = np.random.default_rng([seed, 4243])
+    n = SYNTHETIC_SECONDS * ca.SAMPLE_RATE_HZ
+    rows = []
+    for i in range(files):
+        kind = HELDOUT_SYNTHETIC_KINDS[i % len(HELDOUT_SYNTHETIC_KINDS)]
+        x = babble(speech, n, BABBLE_TALKERS, rng) if kind == "babble" else synthetic_noise(kind, n, rng)
+        name = f"synthetic__{kind}_{i:02d}.wav"
+        ca.write_pcm16(dest / name, (0.1 * x).astype(np.float32))
+        rows.append({"file": name, "kind": kind, "seconds": SYNTHETIC_SECONDS})
+    write_tsv(out / "meta" / f"{step}.tsv", rows)
+    log(f"{step}: {files} files of {SYNTHETIC_SECONDS} s ({sum(r['kind'] == 'babble' for r in rows)} babble)")
+    mark_done(out, step, fp)
+
+
+def cmd_synth_heldout(args: argparse.Namespace) -> None:
+    write_heldout_synthetic_noise(args.out, args.seed)
 
 
 def cmd_synth_noise(args: argparse.Namespace) -> None:
@@ -447,6 +527,12 @@ def build_manifest(out: Path, t: Tier, seed: int) -> dict:
         agg["files"] += count
         agg["minutes"] = round(agg["minutes"] + count * SYNTHETIC_SECONDS / 60, 2)
         agg["sources"].append("synthetic")
+    synth_rows = out / "meta" / f"noise-{HELDOUT_SYNTHETIC_SPLIT}.tsv"
+    if synth_rows.is_file():
+        rows = read_tsv(synth_rows)
+        splits["noise"][HELDOUT_SYNTHETIC_SPLIT] = {
+            "files": len(rows), "minutes": round(sum(float(r["seconds"]) for r in rows) / 60, 2),
+            "sources": sorted({r["kind"] for r in rows})}
     tts_section = tts_manifest(out)
     if tts_section is not None:
         agg = splits["speech"].setdefault("train", {"files": 0, "minutes": 0.0, "sources": []})
@@ -557,7 +643,8 @@ def main(argv: list[str] | None = None) -> None:
     common(p)
     p.add_argument("--lines-per-voice", type=int, default=300)
     p.set_defaults(fn=cmd_tts)
-    for name, fn in (("real-rirs", cmd_real_rirs), ("synth-noise", cmd_synth_noise), ("manifest", cmd_manifest)):
+    for name, fn in (("real-rirs", cmd_real_rirs), ("synth-noise", cmd_synth_noise),
+                     ("synth-heldout-noise", cmd_synth_heldout), ("manifest", cmd_manifest)):
         p = sub.add_parser(name)
         common(p)
         p.set_defaults(fn=fn)
