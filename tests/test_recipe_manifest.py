@@ -97,6 +97,20 @@ def test_manifest_is_deterministic_and_rebuild_is_skipped(corpus):
     assert cb.build_manifest(out, t, seed=5) == first
 
 
+def test_manifest_counts_the_heldout_synthetic_noise(corpus, tmp_path):
+    out, t = corpus
+    copy_out = tmp_path / "corpus"
+    shutil.copytree(out, copy_out)
+    cb.write_heldout_synthetic_noise(copy_out, seed=5, files=3)
+    m = cb.build_manifest(copy_out, t, seed=5)
+    cb.validate_manifest(m)  # the second held-out noise condition is a known split of noise only
+    assert m["splits"]["noise"][cb.HELDOUT_SYNTHETIC_SPLIT] == {"files": 3, "minutes": 1.5,
+                                                               "sources": ["brown", "pink", "white"]}
+    m["splits"]["speech"][cb.HELDOUT_SYNTHETIC_SPLIT] = m["splits"]["noise"][cb.HELDOUT_SYNTHETIC_SPLIT]
+    with pytest.raises(ValueError, match="unknown split 'heldout-synthetic'"):
+        cb.validate_manifest(m)
+
+
 def test_manifest_counts_tts_voices_as_train_speech(corpus, tmp_path):
     import corpus_tts as tts
     out, t = corpus

@@ -596,7 +596,8 @@ def validate_manifest(m: dict) -> None:
         need(not both, f"{what} on both sides of the split: {', '.join(both)}")
     for kind in ("speech", "noise"):
         for split, agg in m["splits"].get(kind, {}).items():
-            need(split in SPLITS, f"splits.{kind} has an unknown split {split!r}")
+            known = split in SPLITS or (kind == "noise" and split == HELDOUT_SYNTHETIC_SPLIT)
+            need(known, f"splits.{kind} has an unknown split {split!r}")
             files = sum(m["sources"][n]["files"] for n in agg["sources"] if n in m["sources"])
             need(files <= agg["files"], f"splits.{kind}.{split} counts fewer files than its sources")
     need("train" in m["splits"].get("speech", {}), "no train speech")
