@@ -55,6 +55,13 @@ register(RegistryEntry(
     source='gre train run dereverb-psm, best weights (step 5000); model card masknet-psm-dereverb.md',
 ), default_for=())
 register(RegistryEntry(
+    name='masknet-psm-refine-augment-denoise', arch='masknet', config_name='psm_refine',
+    tasks=('denoise',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-psm-refine-augment-denoise.safetensors',
+    sha256='4597a90e6a3fa33443e87fd1a038d9bf8f53ad9d703c306fefc73c895bf503ed',
+    source='gre train run denoise-augment, averaged weights (the average of 4 checkpoints (steps 1,500, 2,000, 2,500, 2,523)); model card masknet-psm-refine-augment-denoise.md',
+), default_for=())
+register(RegistryEntry(
     name='masknet-psm-refine-denoise', arch='masknet', config_name='psm_refine',
     tasks=('denoise',), mode='enhance', sample_rate_hz=16000,
     weights_file='masknet-psm-refine-denoise.safetensors',
