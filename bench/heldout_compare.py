@@ -10,6 +10,9 @@ same held-out clean files given as input unchanged, and scores every model on bo
     python bench/heldout_compare.py --task denoise --heldout-clean C/speech/heldout \
         --heldout-noise C/noise/heldout --models masknet-psm-denoise runs/x/best.safetensors
 
+For denoise, ``--heldout-noise C/noise/heldout-synthetic`` gives the recipe's second condition (steady noise
+and babble of held-out talkers) on the same clean files.
+
 A model is a registered name, a checkpoint file, or ``peer:NAME`` for a peer system of
 `gre benchmark` (e.g. ``peer:dfn3``, DeepFilterNet3; only peers without delay, run in this process on
 the 16 kHz files); ``label=model`` names its row. Writes --out (.md and .json).
