@@ -96,9 +96,28 @@ def average_checkpoints(paths: Sequence[str | Path], out: str | Path) -> list[Av
     return sources
 
 
+def _full_config(ckpt) -> object:
+    """The checkpoint's config with every field filled in (the architecture's dataclass).
+
+    A checkpoint written before a config field existed lacks that field in its JSON, though it
+    is the same network (the field's default reproduces it): comparing the raw JSON would refuse
+    a fine-tune of such a checkpoint. Falls back to the raw dict when the architecture is not
+    known or does not parse it."""
+    from models.architectures import get_architecture
+
+    try:
+        return get_architecture(ckpt.arch).config_from_dict(dict(ckpt.config))
+    except (ValueError, TypeError, KeyError):
+        return ckpt.config
+
+
 def _check_same(a, b, path_a: Path, path_b: Path) -> None:
     for field in ("arch", "config", "sample_rate_hz", "tasks", "mode"):
-        if getattr(a, field) != getattr(b, field):
+        if field == "config":
+            differs = _full_config(a) != _full_config(b)
+        else:
+            differs = getattr(a, field) != getattr(b, field)
+        if differs:
             raise CheckpointError(f"{path_b}: its {field} differs from that of {path_a}; "
                                   "only checkpoints of one run can be averaged")
     if a.state_dict.keys() != b.state_dict.keys():

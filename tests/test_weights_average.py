@@ -55,6 +55,28 @@ def test_a_step_missing_from_the_metadata_is_read_from_a_step_file_name(tmp_path
     assert [s.step for s in sources] == [500, None]
 
 
+def test_a_config_written_before_a_field_existed_averages_with_one_that_has_it(tmp_path):
+    """A fine-tune's config lists a field added after its starting checkpoint was saved (at the
+    default, so the same network); the two average. A field at another value is still refused."""
+    from dataclasses import asdict
+
+    old, new, changed = (tmp_path / f"{n}.safetensors" for n in ("old", "new", "changed"))
+    config = named_config("masknet", "tiny_psm")
+    older_json = {k: v for k, v in asdict(config).items() if k != "refine_time_dilation"}
+    assert older_json != asdict(config)
+    torch.manual_seed(1)
+    state = {k: v.detach().clone() for k, v in build_network("masknet", config).state_dict().items()}
+    save_checkpoint(old, state, arch="masknet", config=older_json, config_name="tiny_psm",
+                    sample_rate_hz=16_000, tasks=("denoise",))
+    _save(new, seed=2)
+    average_checkpoints([old, new], tmp_path / "avg.safetensors")
+    assert load_checkpoint(tmp_path / "avg.safetensors").state_dict.keys() == state.keys()
+    save_checkpoint(changed, state, arch="masknet", config={**asdict(config), "iam_max": 3.0},
+                    config_name="tiny_psm", sample_rate_hz=16_000, tasks=("denoise",))
+    with pytest.raises(CheckpointError, match="changed.safetensors: its config differs"):
+        average_checkpoints([new, changed], tmp_path / "avg2.safetensors")
+
+
 def test_unusable_inputs_are_refused_naming_the_file(tmp_path):
     a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
     _save(a, seed=1)
