@@ -233,6 +233,21 @@ def test_averaged_weights_ship_and_the_card_names_the_averaged_steps(run_dir, ev
     card = (weights_dir / "gre-avg.md").read_text()
     assert "the average of 2 checkpoints (steps 1, 2) of this run" in card
     assert "configured; shipped weights: the average of 2 checkpoints (steps 1, 2) |" in card
+    # An average of whole weight files (a model and its fine-tune: no steps) is not called checkpoints of the run.
+    from models.checkpoint import load_checkpoint, save_checkpoint
+
+    weight_files = []
+    for i, step_file in enumerate(sorted((run / "weights").iterdir())):
+        ckpt = load_checkpoint(step_file)  # re-saved without its step, as a registered model's file is
+        weight_files.append(tmp_path / f"model-{i}.safetensors")
+        save_checkpoint(weight_files[-1], ckpt.state_dict, arch=ckpt.arch, config=ckpt.config,
+                        config_name=ckpt.config_name, sample_rate_hz=ckpt.sample_rate_hz, tasks=ckpt.tasks)
+    average_checkpoints(weight_files, run / "averaged.safetensors")
+    assert _ship_script().main([*args[:3], "gre-soup", *args[4:]]) == 0
+    card = (weights_dir / "gre-soup.md").read_text()
+    assert ("(the average of 2 weight files (model-0.safetensors, model-1.safetensors), made by `gre average-weights`)"
+            in card)
+    assert "of this run" not in card and "checkpoints (steps" not in card
 
 
 def test_phase_retrieval_model_is_scored_on_clean_input_next_to_griffin_lim(run_dir, eval_root, weights_dir,

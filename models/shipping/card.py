@@ -93,7 +93,8 @@ def _header(c: CardData) -> list[str]:
         label = "PD" if key == "pd" else "PESQ-WB"
         origin += f" (best validation {label} {best.get(key, float('nan')):.3f}, step {step})"
     elif c.which_weights == "averaged":
-        origin += f" ({c.run.describe_weights('averaged')} of this run, made by `gre average-weights`)"
+        of_run = " of this run" if c.run.averaged_checkpoints_of_run() else ""
+        origin += f" ({c.run.describe_weights('averaged')}{of_run}, made by `gre average-weights`)"
     elif step is not None:
         origin += f" (last checkpoint, step {step})"
     named = "" if c.named_config_matches else " (differs from the named config of that name: see below)"
