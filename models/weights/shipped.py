@@ -67,6 +67,13 @@ register(RegistryEntry(
     weights_file='masknet-psm-refine-denoise.safetensors',
     sha256='dc4e2de3ccf2c788c60a7af51da260bc434fd0d159188690068de3d16794a35c',
     source='gre train run denoise-psm-refine, averaged weights (the average of 5 checkpoints (steps 1,500, 2,000, 2,500, 3,000, 3,411)); model card masknet-psm-refine-denoise.md',
+), default_for=())
+register(RegistryEntry(
+    name='masknet-psm-refine-soup-denoise', arch='masknet', config_name='psm_refine',
+    tasks=('denoise',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-psm-refine-soup-denoise.safetensors',
+    sha256='8512e975553bf00a2902058d03ad6cb56a2766a8d7ffae7920071c51085d6e32',
+    source='gre train run denoise-augment, averaged weights (the average of 2 weight files (masknet-psm-refine-denoise.safetensors, masknet-psm-refine-augment-denoise.safetensors)); model card masknet-psm-refine-soup-denoise.md',
 ), default_for=('denoise',))
 register(RegistryEntry(
     name='masknet-psm-universal-v2', arch='masknet', config_name='psm',
