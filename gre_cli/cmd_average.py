@@ -1,4 +1,5 @@
-"""`gre average-weights`: the element-wise mean of several checkpoints of one run."""
+"""`gre average-weights`: the element-wise mean of several checkpoints of one run (or of a model and its
+fine-tunes)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,12 +12,14 @@ def average_weights_command(
     inputs: List[Path] = typer.Argument(..., metavar="CHECKPOINT...",
                                         help="Two or more gre .safetensors checkpoints of one run, or a folder of "
                                         "them (earlier averages in it are left out), e.g. the weights/ folder "
-                                        "of `gre train --keep-weights`."),
+                                        "of `gre train --keep-weights`; or a model and its fine-tunes "
+                                        "(`gre train --init-weights`), which interpolates between them."),
     out: Path = typer.Option(..., "--out", "-o", help="The averaged checkpoint to write (.safetensors)."),
     last: int = typer.Option(0, "--last", metavar="N", help="Average only the N checkpoints of the latest steps "
                              "(0: all given)."),
 ) -> None:
-    """Average the weights of checkpoints of one training run (steadier than any single one)."""
+    """Average the weights of checkpoints of one training run (steadier than any single one), or of a model
+    and its fine-tunes (a weight interpolation, "model soup")."""
     from models.checkpoint import CheckpointError
     from models.weights_average import average_checkpoints, averaged_sources, latest_checkpoints
 
@@ -53,9 +56,10 @@ def average_weights_command(
     except CheckpointError as err:
         typer.echo(f"gre average-weights: {err}", err=True)
         raise typer.Exit(2) from None
-    steps = [s.step for s in sources]
-    shown = ", ".join("?" if s is None else str(s) for s in steps)
-    typer.echo(f"{out}: average of {len(sources)} checkpoints (steps {shown})")
+    if all(s.step is not None for s in sources):
+        typer.echo(f"{out}: average of {len(sources)} checkpoints (steps {', '.join(str(s.step) for s in sources)})")
+    else:
+        typer.echo(f"{out}: average of {len(sources)} weight files ({', '.join(s.file for s in sources)})")
 
 
 def register(app: typer.Typer) -> None:

@@ -114,6 +114,13 @@ def test_cli_averages_and_refuses_bad_input_with_one_line(gre, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "average of 2 checkpoints (steps 10, 20)" in done.stdout
     assert [s.step for s in averaged_sources(out)] == [10, 20]
+    model, tune = tmp_path / "model.safetensors", tmp_path / "tune.safetensors"  # no steps: named by file
+    _save(model, seed=3)
+    _save(tune, seed=4)
+    done = subprocess.run([gre, "average-weights", str(model), str(tune), "-o", str(tmp_path / "soup.safetensors")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "average of 2 weight files (model.safetensors, tune.safetensors)" in done.stdout
 
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"x")
