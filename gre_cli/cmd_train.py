@@ -46,6 +46,10 @@ def train_command(
     noise_augment: bool = typer.Option(False, "--noise-augment/--no-noise-augment",
                                        help="Vary the noise beyond the noise folder: babble from other training "
                                        "speech, coloured Gaussian noise, two recordings mixed (off: the authors' recipe)."),
+    hum_noise: float = typer.Option(0.0, "--hum-noise", metavar="P",
+                                    help="Share of noisy samples whose noise is mains hum (50/60 Hz and harmonics, "
+                                    "soft hum to harsh buzz, over a faint hiss) instead of a noise file, e.g. 0.05 "
+                                    "beside --noise-augment (default 0)."),
     band_limit_augment: bool = typer.Option(False, "--band-limit-augment/--no-band-limit-augment",
                                             help="bwe: like real narrowband files, most inputs also get a low-pass "
                                             "of random steepness at 0.75-1 x the cut-off and are rounded to 16-bit "
@@ -109,7 +113,7 @@ def train_command(
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {}),
                             **(BAND_LIMIT_AUGMENT if band_limit_augment else {}),
                             **({"bwe_cutoffs_hz": tuple(bwe_cutoff)} if bwe_cutoff else {}),
-                            clean_prob=clean_fraction, reverb_noise_prob=reverb_noise,
+                            clean_prob=clean_fraction, hum_prob=hum_noise, reverb_noise_prob=reverb_noise,
                             reverb_noise_snr_range_db=tuple(reverb_noise_snr)),
         )
         from models.architectures import named_config

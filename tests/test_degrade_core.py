@@ -165,7 +165,7 @@ def test_noise_augmentation_off_draws_the_plain_recipe(tmp_path):
     assert power[:1000].mean() / power[3000:].mean() == pytest.approx(1.0, abs=0.3)
 
 
-@pytest.mark.parametrize("kind", ["babble_prob", "colored_noise_prob", "second_noise_prob"])
+@pytest.mark.parametrize("kind", ["babble_prob", "colored_noise_prob", "second_noise_prob", "hum_prob"])
 def test_each_noise_augmentation_keeps_the_asked_snr(tmp_path, kind):
     crops = _crops(tmp_path, **{kind: 1.0})
     for index in range(3):
@@ -178,6 +178,51 @@ def test_each_noise_augmentation_keeps_the_asked_snr(tmp_path, kind):
         noise = crops.sample(0)[0] - crops.sample(0)[1]
         power = np.abs(np.fft.rfft(noise)) ** 2
         assert power[:1000].mean() / power[3000:].mean() > 3.0
+    if kind == "hum_prob":
+        # Hum, not the white noise files: most of the added power sits on harmonics of 50 or 60 Hz.
+        noise = (crops.sample(0)[0] - crops.sample(0)[1]).astype(np.float64)
+        assert _harmonic_share(noise) > 0.8
+
+
+def _harmonic_share(x: np.ndarray, rate: int = D.SAMPLE_RATE_HZ) -> float:
+    """Largest share of x's power near the harmonics of one fundamental within 1 % of 50 or 60 Hz
+    (grids drift, and the 80th harmonic of 50.25 Hz is 20 Hz off that of 50 Hz)."""
+    power = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / rate)
+    tolerance = max(3.0, 3 * rate / len(x))  # the window's main lobe for short signals
+    best = 0.0
+    for f0 in np.concatenate([np.arange(49.5, 50.5, 0.02), np.arange(59.4, 60.6, 0.02)]):
+        near = (np.abs(f - f0 * np.round(f / f0)) <= tolerance) & (f > f0 / 2)
+        best = max(best, float(power[near].sum() / power.sum()))
+    return best
+
+
+def test_mains_hum_is_unit_rms_and_harmonic_with_a_faint_floor():
+    fundamentals = set()
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        x = D.mains_hum(4 * D.SAMPLE_RATE_HZ, rng).astype(np.float64)
+        assert x.dtype == np.float64 and np.sqrt(np.mean(x**2)) == pytest.approx(1.0, rel=1e-5)
+        assert _harmonic_share(x) > 0.95
+        power = np.abs(np.fft.rfft(x)) ** 2
+        f = np.fft.rfftfreq(len(x), 1 / D.SAMPLE_RATE_HZ)
+        assert power[f > 4200].sum() / power.sum() < 0.05  # harmonics stop at 4 kHz: above, only the floor
+        low = (f > 30) & (f < 75)
+        fundamentals.add(round(float(f[low][np.argmax(power[low])]) / 10) * 10)
+    assert fundamentals == {50, 60}  # both grids are drawn
+    again = D.mains_hum(16000, np.random.default_rng(3))
+    assert np.array_equal(again, D.mains_hum(16000, np.random.default_rng(3)))
+
+
+def test_noise_augmentation_shares_out_of_range_or_past_one_are_refused():
+    with pytest.raises(ValueError, match="hum-noise probability must be in"):
+        D.DegradeConfig(hum_prob=1.5)
+    with pytest.raises(ValueError, match="babble probability must be in"):
+        D.DegradeConfig(babble_prob=-0.1)
+    with pytest.raises(ValueError, match="add up to 1.1"):
+        D.DegradeConfig(**D.NOISE_AUGMENT, hum_prob=0.55)
+    assert D.DegradeConfig(**D.NOISE_AUGMENT, hum_prob=0.05).augments_noise
+    assert D.DegradeConfig(hum_prob=0.05).augments_noise and not D.DegradeConfig().augments_noise
 
 
 def _band_energy(x: np.ndarray, lo_hz: float, hi_hz: float) -> float:

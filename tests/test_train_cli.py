@@ -127,6 +127,13 @@ def test_gre_train_loss_weights_on_top_of_the_recipe(corpus, tmp_path):
     assert json.loads((tmp_path / "cleanfrac" / "config.json").read_text())["degrade"]["clean_prob"] == 0.2
     p = _run(*base, "--run-dir", str(tmp_path / "bad3"), "--clean-fraction", "1")
     assert p.returncode == 2 and "clean fraction" in p.stderr and "Traceback" not in p.stderr
+    p = _run(*base, "--run-dir", str(tmp_path / "hum"), "--hum-noise", "0.05", "--noise-augment")
+    assert p.returncode == 0, p.stderr
+    degrade = json.loads((tmp_path / "hum" / "config.json").read_text())["degrade"]
+    assert (degrade["hum_prob"], degrade["babble_prob"]) == (0.05, 0.15)
+    p = _run(*base, "--run-dir", str(tmp_path / "bad4"), "--hum-noise", "0.6", "--noise-augment")
+    assert p.returncode == 2 and "add up to" in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
 
 
 def test_gre_train_init_weights_from_a_registered_model_and_a_mismatch(corpus, tmp_path):

@@ -102,7 +102,8 @@ class DegradedCrops(Dataset):
         return np.zeros(n, np.float32)  # no readable noise: add_noise leaves the speech clean
 
     def _augment_noise(self, noise: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Babble, coloured noise or a second recording instead of / on top of ``noise`` (see DegradeConfig)."""
+        """Babble, coloured noise, mains hum or a second recording instead of / on top of ``noise`` (see
+        DegradeConfig)."""
         cfg, n = self.spec.degrade, self.spec.segment_samples
         u = rng.random()
         if u < cfg.babble_prob:
@@ -115,7 +116,11 @@ class DegradedCrops(Dataset):
             return babble.astype(np.float32) if babble.any() else noise
         if u < cfg.babble_prob + cfg.colored_noise_prob:
             return D.colored_noise(n, float(rng.uniform(-1.0, 2.0)), rng)
-        if u < cfg.babble_prob + cfg.colored_noise_prob + cfg.second_noise_prob:
+        # Hum's share comes after the older kinds' shares and before that of a second recording, so
+        # that with hum_prob = 0 every draw is what it was before hum existed.
+        if u < cfg.babble_prob + cfg.colored_noise_prob + cfg.hum_prob:
+            return D.mains_hum(n, rng, cfg.sample_rate_hz)
+        if u < cfg.babble_prob + cfg.colored_noise_prob + cfg.hum_prob + cfg.second_noise_prob:
             return D.mix_at_level(noise, self._noise_crop(rng), float(rng.uniform(0.0, 10.0)))
         return noise
 

@@ -51,10 +51,13 @@ class DegradeConfig:
     #: turns them on): with these probabilities the noise of a sample is replaced by babble (a sum
     #: of 3-6 other speech crops of the training set), by coloured Gaussian noise (power spectrum
     #: ~ f^-alpha, alpha uniform in [-1, 2]), or gets a second recording mixed in 0-10 dB below it.
-    #: A small noise corpus is memorised quickly; these add variety it does not have.
+    #: A small noise corpus is memorised quickly; these add variety it does not have. With
+    #: ``hum_prob`` (``gre train --hum-noise P``) the noise is mains hum (see :func:`mains_hum`):
+    #: field recordings often have it, and game and ambience recordings do not.
     babble_prob: float = 0.0
     colored_noise_prob: float = 0.0
     second_noise_prob: float = 0.0
+    hum_prob: float = 0.0
     #: Band-limit augmentation (off by default, the authors' recipe; ``gre train --band-limit-augment``
     #: turns it on): with this probability the input first goes through a zero-phase low-pass of
     #: random steepness (Butterworth magnitude, order in ``bwe_rolloff_orders``) at a random fraction
@@ -85,6 +88,15 @@ class DegradeConfig:
     def __post_init__(self):
         if not 0.0 <= self.clean_prob < 1.0:
             raise ValueError(f"the clean fraction must be in [0, 1), got {self.clean_prob:g}")
+        shares = {"babble": self.babble_prob, "coloured-noise": self.colored_noise_prob, "hum-noise": self.hum_prob,
+                  "second-noise": self.second_noise_prob}
+        for name, share in shares.items():
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"the {name} probability must be in [0, 1], got {share:g}")
+        if sum(shares.values()) > 1.0 + 1e-9:
+            # One draw picks at most one kind per sample: shares past 1 would silently never happen.
+            raise ValueError(f"the noise-augmentation shares add up to {sum(shares.values()):g} "
+                             f"({', '.join(f'{k} {v:g}' for k, v in shares.items() if v)}); keep their sum <= 1")
         if not 0.0 <= self.reverb_noise_prob <= 1.0:
             raise ValueError(f"the reverb-noise probability must be in [0, 1], got {self.reverb_noise_prob:g}")
         lo, hi = self.reverb_noise_snr_range_db
@@ -97,10 +109,12 @@ class DegradeConfig:
 
     @property
     def augments_noise(self) -> bool:
-        return self.babble_prob > 0 or self.colored_noise_prob > 0 or self.second_noise_prob > 0
+        return self.babble_prob > 0 or self.colored_noise_prob > 0 or self.second_noise_prob > 0 or self.hum_prob > 0
 
 
-#: The probabilities `gre train --noise-augment` sets.
+#: The probabilities `gre train --noise-augment` sets. Hum is not among them but has an option of
+#: its own (``--hum-noise P``): a run saved before hum existed would otherwise not resume with the
+#: same options (its saved config reads hum_prob as 0).
 NOISE_AUGMENT = dict(babble_prob=0.15, colored_noise_prob=0.1, second_noise_prob=0.3)
 #: What `gre train --band-limit-augment` sets.
 BAND_LIMIT_AUGMENT = dict(bwe_rolloff_prob=0.75, bwe_quantize_prob=0.75)
@@ -114,6 +128,27 @@ def colored_noise(n: int, alpha: float, rng: np.random.Generator) -> np.ndarray:
     y = np.fft.irfft(spec * f ** (-alpha / 2), n)
     rms = np.sqrt(np.mean(y**2))
     return (y / rms if rms > 0 else y).astype(np.float32)
+
+
+def mains_hum(n: int, rng: np.random.Generator, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """[n] samples of mains hum, unit RMS: a 50 or 60 Hz fundamental (off by up to 0.5 %, as grids
+    drift) and its harmonics up to 4 kHz, each harmonic k at k^-beta (beta uniform in [0.3, 2]: a
+    soft hum to a harsh buzz) times a random factor (0.5-2), odd harmonics raised by 0-12 dB in half
+    the draws (rectifier buzz), random phases, a slow 0-20 % amplitude wobble, over a white floor
+    15-40 dB below it."""
+    f0 = float(rng.choice((50.0, 60.0))) * (1 + float(rng.uniform(-0.005, 0.005)))
+    t = np.arange(n, dtype=np.float64) / sample_rate_hz
+    beta = float(rng.uniform(0.3, 2.0))
+    odd_gain = 10 ** (float(rng.uniform(0.0, 12.0)) / 20) if rng.random() < 0.5 else 1.0
+    y = np.zeros(n, np.float64)
+    for k in range(1, int(4000 // f0) + 1):
+        amp = k ** -beta * float(rng.uniform(0.5, 2.0)) * (odd_gain if k % 2 else 1.0)
+        y += amp * np.sin(2 * np.pi * f0 * k * t + float(rng.uniform(0, 2 * np.pi)))
+    wobble_hz, depth = float(rng.uniform(0.1, 2.0)), float(rng.uniform(0.0, 0.2))
+    y *= 1 + depth * np.sin(2 * np.pi * wobble_hz * t + float(rng.uniform(0, 2 * np.pi)))
+    y /= np.sqrt(np.mean(y**2))
+    y += rng.standard_normal(n) * 10 ** (-float(rng.uniform(15.0, 40.0)) / 20)
+    return (y / np.sqrt(np.mean(y**2))).astype(np.float32)
 
 
 def mix_at_level(a: np.ndarray, b: np.ndarray, below_db: float) -> np.ndarray:
