@@ -49,6 +49,18 @@ def named_config(arch: str, config_name: str) -> Any:
         raise ValueError(f"unknown config {config_name!r} for {arch}; known: {', '.join(table)}") from None
 
 
+def config_from_stored(arch: str, data: dict) -> Any:
+    """A config as stored in a checkpoint's metadata (a JSON dict) as the architecture's config
+    object; fields added to the config class since the file was written take their defaults, so a
+    file written before a field existed compares equal to the same network's config today.
+    Raises ValueError when ``arch`` is unknown or ``data`` does not parse as its config."""
+    spec = get_architecture(arch)
+    try:
+        return spec.config_from_dict(dict(data))
+    except (TypeError, KeyError) as err:
+        raise ValueError(f"not a {arch} config: {err}") from None
+
+
 def build_network(arch: str, config: Any) -> nn.Module:
     """Build an untrained network from a config object or a config dict."""
     spec = get_architecture(arch)

@@ -97,17 +97,14 @@ def average_checkpoints(paths: Sequence[str | Path], out: str | Path) -> list[Av
 
 
 def _full_config(ckpt) -> object:
-    """The checkpoint's config with every field filled in (the architecture's dataclass).
-
-    A checkpoint written before a config field existed lacks that field in its JSON, though it
-    is the same network (the field's default reproduces it): comparing the raw JSON would refuse
-    a fine-tune of such a checkpoint. Falls back to the raw dict when the architecture is not
-    known or does not parse it."""
-    from models.architectures import get_architecture
+    """The checkpoint's config with every field filled in (:func:`config_from_stored`): a fine-tune
+    saved after a config field was added lists it, its starting checkpoint does not, and they are
+    the same network. Falls back to the raw dict when the architecture does not parse it."""
+    from models.architectures import config_from_stored
 
     try:
-        return get_architecture(ckpt.arch).config_from_dict(dict(ckpt.config))
-    except (ValueError, TypeError, KeyError):
+        return config_from_stored(ckpt.arch, ckpt.config)
+    except ValueError:
         return ckpt.config
 
 

@@ -113,3 +113,26 @@ def test_every_task_has_a_shipped_default_whose_weights_load():
         name = default_model_for(task)
         model = load_model(task=task)
         assert model is not None, (task, name)
+
+
+def test_a_stored_config_missing_a_later_field_reads_as_todays_config():
+    """config_from_stored fills fields added since a file was written with their defaults, and
+    refuses what does not parse with a ValueError."""
+    from dataclasses import asdict
+
+    from models.architectures import config_from_stored
+
+    config = named_config("masknet", "psm_refine")
+    older = {k: v for k, v in json_round_trip(asdict(config)).items() if k != "refine_time_dilation"}
+    assert config_from_stored("masknet", older) == config
+    assert config_from_stored("masknet", {**older, "iam_max": 3.0}) != config
+    with pytest.raises(ValueError, match="not a masknet config"):
+        config_from_stored("masknet", {**older, "stft": {"bogus": 1}})
+    with pytest.raises(ValueError, match="unknown architecture"):
+        config_from_stored("nonet", older)
+
+
+def json_round_trip(data: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(data))

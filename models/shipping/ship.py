@@ -84,11 +84,11 @@ def _check_request(req: ShipRequest, run_task: str, mode: str, manifest_names: s
 
 
 def _named_config_matches(arch: str, config_name: str, config: dict) -> bool:
-    from models.architectures import get_architecture, named_config
+    from models.architectures import config_from_stored, named_config
 
     try:
-        return get_architecture(arch).config_from_dict(config) == named_config(arch, config_name)
-    except (ValueError, TypeError, KeyError):
+        return config_from_stored(arch, config) == named_config(arch, config_name)
+    except ValueError:
         return False
 
 

@@ -163,7 +163,7 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
         loaded = load_checkpoint(path)
     except CheckpointError as err:
         raise RunDirError(f"--init-weights: {err}") from None
-    from models.architectures import get_architecture
+    from models.architectures import config_from_stored
 
     def as_stored(config) -> dict:  # tuples become lists, as in a checkpoint's metadata
         return json.loads(json.dumps(asdict(config)))
@@ -174,8 +174,8 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     if loaded.arch != arch:
         raise mismatch
     try:  # through the config class, so that fields added since the file was written take their defaults
-        have = as_stored(get_architecture(arch).config_from_dict(loaded.config))
-    except (ValueError, TypeError, KeyError):
+        have = as_stored(config_from_stored(arch, loaded.config))
+    except ValueError:
         raise mismatch from None
     if have == wanted:
         return loaded.state_dict
