@@ -21,7 +21,8 @@ def average_weights_command(
     """Average the weights of checkpoints of one training run (steadier than any single one), or of a model
     and its fine-tunes (a weight interpolation, "model soup")."""
     from models.checkpoint import CheckpointError
-    from models.weights_average import average_checkpoints, averaged_sources, latest_checkpoints
+    from models.weights_average import (are_run_checkpoints, average_checkpoints, averaged_sources,
+                                        latest_checkpoints)
 
     if last < 0:
         typer.echo(f"gre average-weights: --last {last}: give a number of checkpoints, or 0 for all", err=True)
@@ -56,7 +57,7 @@ def average_weights_command(
     except CheckpointError as err:
         typer.echo(f"gre average-weights: {err}", err=True)
         raise typer.Exit(2) from None
-    if all(s.step is not None for s in sources):
+    if are_run_checkpoints(sources):
         typer.echo(f"{out}: average of {len(sources)} checkpoints (steps {', '.join(str(s.step) for s in sources)})")
     else:
         typer.echo(f"{out}: average of {len(sources)} weight files ({', '.join(s.file for s in sources)})")

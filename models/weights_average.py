@@ -142,6 +142,12 @@ def latest_checkpoints(paths: Sequence[str | Path], count: int) -> list[Path]:
     return [p for _, p in sorted(steps)[-count:]]
 
 
+def are_run_checkpoints(sources: Sequence[AveragedSource]) -> bool:
+    """True when every source records its training step: checkpoints of a run (`gre average-weights
+    RUN/weights`); False for whole weight files without steps (a model and its fine-tune)."""
+    return all(s.step is not None for s in sources)
+
+
 def averaged_sources(path: str | Path) -> list[AveragedSource] | None:
     """The sources recorded in an averaged checkpoint, or None when ``path`` is not one."""
     raw = read_metadata(path).get(AVERAGED_FROM)

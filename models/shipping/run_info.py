@@ -75,22 +75,23 @@ class RunInfo:
         return None if sources is None else [s.step for s in sources]
 
     def averaged_checkpoints_of_run(self) -> bool:
-        """True when ``averaged.safetensors`` records a training step for every source, i.e. it
-        averages checkpoints of a run (`gre average-weights RUN/weights ...`); False when it
-        averages whole weight files without steps (say a registered model and its fine-tune)."""
-        steps = self.averaged_steps()
-        return steps is not None and all(s is not None for s in steps)
+        """True when ``averaged.safetensors`` averages checkpoints of a run (every source records its
+        step); False for whole weight files without steps (a registered model and its fine-tune)."""
+        from models.weights_average import are_run_checkpoints, averaged_sources
+
+        sources = averaged_sources(self.run_dir / WEIGHT_FILES["averaged"])
+        return sources is not None and are_run_checkpoints(sources)
 
     def describe_weights(self, which: str) -> str:
         """``which`` weights in words: "step 5,000", "the average of 6 checkpoints (steps 2,500, ...)",
         or, for an average of files without steps, "the average of 2 weight files (a.safetensors, ...)"."""
         if which == "averaged":
-            from models.weights_average import averaged_sources
+            from models.weights_average import are_run_checkpoints, averaged_sources
 
             sources = averaged_sources(self.run_dir / WEIGHT_FILES["averaged"])
             if sources is None:
                 return "averaged weights (sources not recorded)"
-            if not self.averaged_checkpoints_of_run():
+            if not are_run_checkpoints(sources):
                 return f"the average of {len(sources)} weight files ({', '.join(s.file for s in sources)})"
             shown = ", ".join(f"{s.step:,}" for s in sources)
             return f"the average of {len(sources)} checkpoints (steps {shown})"
