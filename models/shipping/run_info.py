@@ -67,13 +67,6 @@ class RunInfo:
             return None
         return self.step_reached
 
-    def averaged_steps(self) -> list[int | None] | None:
-        """The steps averaged into ``averaged.safetensors`` (`gre average-weights`), or None."""
-        from models.weights_average import averaged_sources
-
-        sources = averaged_sources(self.run_dir / WEIGHT_FILES["averaged"])
-        return None if sources is None else [s.step for s in sources]
-
     def averaged_checkpoints_of_run(self) -> bool:
         """True when ``averaged.safetensors`` averages checkpoints of a run (every source records its
         step); False for whole weight files without steps (a registered model and its fine-tune)."""
