@@ -2,10 +2,14 @@
 
     python bench/ship_model.py --run-dir runs/denoise --name gre-denoise-masknet-psm \
         --tasks denoise --default-for denoise --notes "First shipped denoiser."
+    python bench/ship_model.py --chain masknet-psm-universal-v2 masknet-map-bwe --name universal-then-bwe \
+        --tasks universal --notes "The universal model, then the bandwidth extender."
 
 Copies the chosen weights to models/weights/<name>.safetensors (sha256 recorded), scores them on
 the ../shared/eval sets of the tasks (and on held-out corpus pairs with --heldout-clean), writes
 models/weights/<name>.md and registers the model in models/weights/shipped.json + shipped.py.
+With --chain (instead of --run-dir), registered models run one after another are scored and
+registered as one model (no weights of its own; the manifest names its models).
 Progress on stderr; the paths written on stdout. Exit 0 on success, 2 on an unusable request.
 """
 from __future__ import annotations
@@ -19,16 +23,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from models.registry import TASKS  # noqa: E402
-from models.shipping import DEFAULT_EVAL_ROOT, ShipRequest, ship_model  # noqa: E402
+from models.shipping import DEFAULT_EVAL_ROOT, ChainShipRequest, ShipRequest, ship_chain, ship_model  # noqa: E402
 from models.shipping.heldout import HeldoutSpec  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run-dir", type=Path, required=True, help="A `gre train --run-dir` folder.")
-    p.add_argument("--weights", choices=("best", "last", "averaged"), default="best",
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run-dir", type=Path, help="A `gre train --run-dir` folder.")
+    source.add_argument("--chain", nargs="+", metavar="MODEL",
+                        help="Registered models to run one after another, shipped as one model (needs --tasks).")
+    p.add_argument("--weights", choices=("best", "last", "averaged"), default=None,
                    help="best.safetensors (best validation), model.safetensors (last checkpoint) or "
-                   "averaged.safetensors (`gre average-weights ... -o RUN/averaged.safetensors`).")
+                   "averaged.safetensors (`gre average-weights ... -o RUN/averaged.safetensors`) [default: best; "
+                   "not with --chain].")
     p.add_argument("--name", required=True, help="Registry name, e.g. gre-denoise-masknet-psm.")
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=None, metavar="TASK",
                    help=f"Tasks it serves ({', '.join(TASKS)}) [default: the run's task].")
@@ -49,7 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="Keep the enhanced files here (default: a temp dir).")
     p.add_argument("--weights-dir", type=Path, default=None,
                    help="Write weights, card and manifest here instead of models/weights (for trial runs).")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.chain and args.weights:
+        p.error("--weights picks a run's weights file; a --chain has none of its own")
+    if args.chain and not args.tasks:
+        p.error("--chain needs --tasks (there is no run to take the task from)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,16 +72,21 @@ def main(argv: list[str] | None = None) -> int:
         heldout = HeldoutSpec(tuple(args.heldout_clean), tuple(args.heldout_noise), tuple(args.heldout_rir),
                               files=args.heldout_files, max_seconds=args.heldout_seconds)
     words = ["python", "bench/ship_model.py", *(sys.argv[1:] if argv is None else argv)]
-    request = ShipRequest(run_dir=args.run_dir, name=args.name, weights=args.weights, tasks=tuple(args.tasks or ()),
-                          default_for=tuple(args.default_for), eval_root=args.eval_root, heldout=heldout,
-                          notes=args.notes, threads=args.threads, jobs=args.jobs, keep_outputs=args.keep_outputs,
-                          command=shlex.join(words))
+    common = dict(name=args.name, tasks=tuple(args.tasks or ()), default_for=tuple(args.default_for),
+                  eval_root=args.eval_root, heldout=heldout, notes=args.notes, threads=args.threads, jobs=args.jobs,
+                  keep_outputs=args.keep_outputs, command=shlex.join(words))
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     try:
-        result = ship_model(request, args.weights_dir, progress=lambda m: print(m, file=sys.stderr, flush=True))
+        if args.chain:
+            result = ship_chain(ChainShipRequest(stages=tuple(args.chain), **common), args.weights_dir, progress=say)
+        else:
+            request = ShipRequest(run_dir=args.run_dir, weights=args.weights or "best", **common)
+            result = ship_model(request, args.weights_dir, progress=say)
     except ValueError as problem:
         print(f"Error: {problem}", file=sys.stderr)
         return 2
-    print(result.weights_path)
+    if result.weights_path is not None:
+        print(result.weights_path)
     print(result.card_path)
     return 0
 

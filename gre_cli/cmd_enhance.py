@@ -101,7 +101,9 @@ def enhance_command(
     inputs: List[str] = typer.Argument(..., metavar="INPUT...", help="Files, folders (recursive), @list.txt, or - (WAV on stdin)."),
     output: str = typer.Argument(..., metavar="OUTPUT", help="Output folder (the input tree is mirrored), or - (WAV on stdout)."),
     task: Optional[str] = typer.Option(None, "--task", help=f"One of {', '.join(TASKS)}; picks the task's shipped model."),
-    model_name: Optional[str] = typer.Option(None, "--model", help="Registered model name (see `gre models`)."),
+    model_name: Optional[str] = typer.Option(
+        None, "--model", help="Registered model name (see `gre models`); names or checkpoint files joined by '+' run "
+        "one after another (A+B: B enhances A's output)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Checkpoint file (ours or the authors')."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     precision: str = typer.Option("fp32", "--precision", help="fp32, bf16, or fp16 (CUDA only)."),

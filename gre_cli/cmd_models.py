@@ -8,13 +8,16 @@ from rich.console import Console
 from rich.table import Table
 
 from models.architectures import build_network, named_config
-from models.registry import DEFAULT_FOR_TASK, REGISTRY
+from models.registry import DEFAULT_FOR_TASK, REGISTRY, RegistryEntry
 
 
-def _param_count(arch: str, config_name: str) -> int:
-    if arch == "classical":
+def _param_count(entry: RegistryEntry) -> int:
+    """Parameters of the entry's network; a chain counts those of its stages."""
+    if entry.stages:
+        return sum(_param_count(REGISTRY[s]) for s in entry.stages if s in REGISTRY)
+    if entry.arch == "classical":
         return 0
-    return sum(p.numel() for p in build_network(arch, named_config(arch, config_name)).parameters())
+    return sum(p.numel() for p in build_network(entry.arch, named_config(entry.arch, entry.config_name)).parameters())
 
 
 def models_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
@@ -26,7 +29,7 @@ def models_command(as_json: bool = typer.Option(False, "--json", help="Print JSO
     for entry in sorted(REGISTRY.values(), key=lambda e: e.name):
         rows.append({
             "name": entry.name, "arch": entry.arch, "config": entry.config_name, "tasks": list(entry.tasks),
-            "default_for": defaults.get(entry.name, []), "params": _param_count(entry.arch, entry.config_name),
+            "default_for": defaults.get(entry.name, []), "params": _param_count(entry),
             "sample_rate_hz": entry.sample_rate_hz, "available": entry.available, "source": entry.source,
         })
     if as_json:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from models.architectures import build_network, named_config
+from models.chain import ChainedEnhancer, split_chain
 from models.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
 from models.config import STFTConfig
 from models.device import module_device, resolve_device
@@ -40,30 +41,44 @@ def _from_loaded(ckpt: LoadedCheckpoint, name: str) -> Enhancer:
 
 
 def load_model(name_or_path: str | Path | None = None, *, task: str | None = None,
-               device: str = "cpu") -> Enhancer:
+               device: str = "cpu") -> torch.nn.Module:
     """Load a registered model by name, or a checkpoint file (ours or the authors').
 
-    With neither, the default model of ``task`` is loaded. Returns an :class:`Enhancer` in eval
-    mode on ``device`` ("auto", "cpu", "cuda", "cuda:N").
+    With neither, the default model of ``task`` is loaded. "a+b" (names or files joined by "+")
+    loads a :class:`~models.chain.ChainedEnhancer` that gives ``a``'s output to ``b``. Returns the
+    model in eval mode on ``device`` ("auto", "cpu", "cuda", "cuda:N").
     """
     if name_or_path is None:
         if task is None:
             raise ValueError("give a model name, a checkpoint path or a task")
         name_or_path = default_model_for(task)
-    path = Path(name_or_path)
-    if path.suffix in (".safetensors", ".pt", ".pth", ".ckpt") or path.is_file():
-        model = _from_loaded(load_checkpoint(path), str(path))
+    stages = split_chain(str(name_or_path))
+    if stages is not None:
+        model = ChainedEnhancer([_load_one(stage) for stage in stages])
     else:
-        model = _from_registry(str(name_or_path))
+        model = _load_one(name_or_path)
     return model.eval().to(resolve_device(device))
 
 
-def _from_registry(name: str) -> Enhancer:
+def _load_one(name_or_path: str | Path) -> torch.nn.Module:
+    """One model: a checkpoint file, or a registered name."""
+    path = Path(name_or_path)
+    if path.suffix in (".safetensors", ".pt", ".pth", ".ckpt") or path.is_file():
+        return _from_loaded(load_checkpoint(path), str(path))
+    return _from_registry(str(name_or_path))
+
+
+def _from_registry(name: str) -> torch.nn.Module:
     entry = get_entry(name)
     if entry.arch == "classical":
         from models.classical import CLASSICAL_MODELS
 
         return CLASSICAL_MODELS[entry.name]()
+    if entry.stages:
+        stages = [_from_registry(stage) for stage in entry.stages]
+        return ChainedEnhancer(stages, ModelInfo(
+            name=entry.name, arch=entry.arch, config_name=entry.config_name, tasks=entry.tasks, mode=entry.mode,
+            sample_rate_hz=entry.sample_rate_hz, source=entry.source))
     if entry.weights_path is None:
         # Seeded random initialisation: deterministic, for tests and smoke runs.
         generator_state = torch.random.get_rng_state()
@@ -85,14 +100,14 @@ def _from_registry(name: str) -> Enhancer:
 
 
 @torch.inference_mode()
-def enhance(wave: np.ndarray, sample_rate: int, model: Enhancer | str | None = None, *,
+def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | None = None, *,
             task: str | None = None) -> np.ndarray:
     """Enhance one signal. ``wave`` is [N] or [C, N] float at ``sample_rate``; returns the same
     shape, at the same rate. Each channel is enhanced on its own; the whole signal is processed
     at once (for long files use the chunked pipeline in :mod:`models.overlap_add`)."""
     from models.audio_resample import resample
 
-    if not isinstance(model, Enhancer):
+    if model is None or isinstance(model, (str, Path)):
         model = load_model(model, task=task)
     x = np.asarray(wave, dtype=np.float32)
     mono = x.ndim == 1

@@ -2,7 +2,8 @@
 
 A weights file is looked up in ``models/weights/`` (shipped inside the package) and verified
 against its sha256 before use. An entry without a weights file is a seeded random
-initialisation, for tests and smoke runs (never a default for a task).
+initialisation, for tests and smoke runs (never a default for a task), or a chain (``arch``
+"chain"): registered models run one after another, named in ``stages``.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class RegistryEntry:
     weights_file: str | None = None  # file name in WEIGHTS_DIR
     sha256: str | None = None
     source: str = ""
+    stages: tuple[str, ...] = ()  # a chain's models, in the order they run
 
     @property
     def weights_path(self) -> Path | None:
@@ -32,6 +34,8 @@ class RegistryEntry:
 
     @property
     def available(self) -> bool:
+        if self.stages:
+            return all(s in REGISTRY and REGISTRY[s].available for s in self.stages)
         return self.weights_path is None or self.weights_path.is_file()
 
 

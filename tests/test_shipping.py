@@ -16,6 +16,7 @@ from models import registry
 from models.shipping import ShipError, ShipRequest, ship_model
 from models.shipping.card import cell
 from models.shipping.eval_sets import shared_eval_sets
+from models.shipping.heldout import HeldoutSpec
 from models.shipping.run_info import RunDirProblem
 from models.train import TrainConfig, train
 from models.train.config import default_losses
@@ -316,7 +317,11 @@ def test_the_real_weights_folder_is_a_valid_manifest():
     real = Path(__file__).resolve().parents[1] / "models" / "weights"
     assert (real / "shipped.py").read_text() == render_python(read_manifest(real))
     for entry in read_manifest(real):
-        assert (real / entry.weights_file).is_file() and (real / f"{entry.name}.md").is_file()
+        assert (real / f"{entry.name}.md").is_file()
+        if entry.stages:  # a chain: no file of its own, and every model it runs is registered
+            assert entry.weights_file is None and all(s in registry.REGISTRY for s in entry.stages)
+        else:
+            assert (real / entry.weights_file).is_file()
 
 
 SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
@@ -330,14 +335,16 @@ def _real_entries():
 
 @pytest.mark.parametrize("entry", _real_entries(), ids=lambda e: e.name)
 def test_each_shipped_model_is_intact_registered_and_loads(entry):
-    """The file matches its sha256, the registry serves it for its tasks, and it enhances."""
+    """The file matches its sha256 (a chain: the files of its models), the registry serves it for its
+    tasks, and it enhances."""
     import torch
 
     from models import api, registry
 
-    path = registry.WEIGHTS_DIR / entry.weights_file
-    assert registry.sha256_of(path) == entry.sha256
+    for part in [registry.get_entry(s) for s in entry.stages] or [entry]:
+        assert registry.sha256_of(registry.WEIGHTS_DIR / part.weights_file) == part.sha256
     assert registry.get_entry(entry.name).sha256 == entry.sha256
+    assert registry.get_entry(entry.name).stages == entry.stages
     for task in entry.default_for:
         assert registry.default_model_for(task) == entry.name
     model = api.load_model(entry.name)
@@ -410,3 +417,79 @@ def test_heldout_dereverb_pairs_with_background_noise(tmp_path):
         y, _ = sf.read(evs.reference_dir / path.name, dtype="float32")
         snr = 10 * np.log10(active_power(y) / np.mean((x - y).astype(np.float64) ** 2))
         assert snr == pytest.approx(10.0, abs=0.5)
+
+
+def test_a_chain_ships_without_weights_registers_its_models_and_its_card_has_the_measured_figures(
+        eval_root, weights_dir, tmp_path):
+    from models import api
+    from models.chain import ChainedEnhancer
+    from models.evaluate import evaluate
+    from models.shipping import ChainShipRequest, ship_chain
+
+    name, stages = "wiener-then-tiny", ("wiener", "gre-tiny-random")
+    kept = tmp_path / "kept"
+    corpus = make_corpus(tmp_path / "corpus", n_clean=3, seconds=1.0)
+    heldout = HeldoutSpec(
+        (str(corpus["val"]),), noise_dirs=(str(corpus["noise"]),), files=2)
+    result = ship_chain(ChainShipRequest(stages=stages, name=name, tasks=("denoise",), default_for=("denoise",),
+                                         eval_root=eval_root, heldout=heldout, notes="A trial chain.",
+                                         keep_outputs=kept), weights_dir)
+    assert result.weights_path is None and not list(weights_dir.glob("*.safetensors"))
+    entry = _manifest(weights_dir)[name]
+    assert entry["stages"] == list(stages) and entry["weights_file"] is None and entry["arch"] == "chain"
+    assert entry["config_name"] == "wiener+gre-tiny-random" and entry["default_for"] == ["denoise"]
+
+    _register_shipped(weights_dir)
+    assert registry.default_model_for("denoise") == name
+    model = api.load_model(task="denoise")
+    assert isinstance(model, ChainedEnhancer) and model.info.name == name and model.info.tasks == ("denoise",)
+    assert [s.info.name for s in model.stages] == list(stages)
+    noisy, rate = sf.read(eval_root / "vbd" / "noisy" / "u1.wav", dtype="float32")
+    shipped_out, _ = sf.read(kept / "vbd" / name / "u1.wav", dtype="float32")
+    np.testing.assert_allclose(shipped_out, api.enhance(noisy, rate, "wiener+gre-tiny-random"), atol=2e-4)
+
+    card = (weights_dir / f"{name}.md").read_text()
+    assert card == result.card and "A trial chain." in card and "--model wiener+gre-tiny-random" in card
+    assert "| 1 | `wiener` |" in card and "| 2 | `gre-tiny-random` |" in card
+    assert "`DegradeConfig()`" in card and "heldout-denoise" in card
+    metrics = ("pesq_wb", "stoi", "si_sdr")
+    res = evaluate(eval_root / "dns" / "clean", [kept / "dns" / name, eval_root / "dns" / "noisy"],
+                   metrics=",".join(metrics), jobs=1)
+    assert _card_row(card, "dns", f"**{name}**") == [cell(res.systems[name].mean[m], res.systems[name].ci95[m], m)
+                                                     for m in metrics]
+
+
+def test_unusable_chains_are_refused_before_anything_is_written(eval_root, weights_dir):
+    from models.shipping import ChainShipRequest, ship_chain
+
+    def ship(stages, **kw):
+        request = {"stages": stages, "name": "chain-x", "tasks": ("denoise",), "eval_root": eval_root, **kw}
+        return ship_chain(ChainShipRequest(**request), weights_dir)
+
+    for stages, needle in [(("wiener",), "at least two"), (("wiener", "no-such-model"), "not a registered model"),
+                           (("wiener", "griffin-lim"), "phase_retrieval model"),
+                           (("wiener", "chain-x"), "not a registered model")]:
+        with pytest.raises(ShipError, match=needle):
+            ship(stages)
+    with pytest.raises(ShipError, match="--tasks"):
+        ship(("wiener", "gre-tiny-random"), tasks=())
+    with pytest.raises(ShipError, match="must be among --tasks"):
+        ship(("wiener", "gre-tiny-random"), default_for=("bwe",))
+    registry.register(registry.RegistryEntry(name="a-chain", arch="chain", config_name="wiener+wiener",
+                                             tasks=("denoise",), mode="enhance", stages=("wiener", "wiener")))
+    with pytest.raises(ShipError, match="itself a chain"):
+        ship(("wiener", "a-chain"))
+    assert list(weights_dir.iterdir()) == []
+
+
+def test_ship_script_refuses_a_chain_with_a_run_dir_or_weights_or_without_tasks(run_dir, capsys):
+    script = _ship_script()
+    for argv in (["--chain", "wiener", "gre-tiny-random", "--run-dir", str(run_dir), "--name", "x1", "--tasks",
+                  "denoise"],
+                 ["--chain", "wiener", "gre-tiny-random", "--weights", "last", "--name", "x1", "--tasks", "denoise"],
+                 ["--chain", "wiener", "gre-tiny-random", "--name", "x1"]):
+        with pytest.raises(SystemExit) as exit_info:
+            script.main(argv)
+        assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "not allowed with argument" in err and "has none of its own" in err and "needs --tasks" in err

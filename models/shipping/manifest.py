@@ -31,7 +31,9 @@ class ShippedModel:
     """One shipped model: the registry fields, the tasks it is the default for, and its scores.
 
     ``eval`` holds the set -> system -> {n, mean, ci95, failed} figures of the model card (for
-    golden-metric tests); it is not part of the registry entry.
+    golden-metric tests); it is not part of the registry entry. A chain (``arch`` "chain") has no
+    weights of its own (``weights_file`` and ``sha256`` None) and names its ``stages``, registered
+    models run one after another.
     """
 
     name: str
@@ -40,15 +42,18 @@ class ShippedModel:
     tasks: tuple[str, ...]
     mode: str
     sample_rate_hz: int
-    weights_file: str
-    sha256: str
+    weights_file: str | None
+    sha256: str | None
     source: str
     default_for: tuple[str, ...] = ()
     eval: dict[str, Any] = field(default_factory=dict)
+    stages: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["tasks"], d["default_for"] = list(self.tasks), list(self.default_for)
+        d["tasks"], d["default_for"], d["stages"] = list(self.tasks), list(self.default_for), list(self.stages)
+        if not self.stages:
+            del d["stages"]  # single models: the key is left out, as before chains existed
         return d
 
     @classmethod
@@ -56,6 +61,7 @@ class ShippedModel:
         values = dict(data)
         values["tasks"] = tuple(values.get("tasks", ()))
         values["default_for"] = tuple(values.get("default_for", ()))
+        values["stages"] = tuple(values.get("stages", ()))
         values["sample_rate_hz"] = int(values.get("sample_rate_hz", 16_000))
         return cls(**values)
 
@@ -133,6 +139,7 @@ def render_python(entries: list[ShippedModel]) -> str:
             f"    weights_file={e.weights_file!r},",
             f"    sha256={e.sha256!r},",
             f"    source={e.source!r},",
+            *([f"    stages={tuple(e.stages)!r},"] if e.stages else []),
             f"), default_for={tuple(e.default_for)!r})",
         ]
     return "\n".join(lines) + "\n"

@@ -58,7 +58,7 @@ class ShipRequest:
 @dataclass(frozen=True)
 class ShipResult:
     entry: ShippedModel
-    weights_path: Path
+    weights_path: Path | None  # None for a chain (no weights of its own)
     card_path: Path
     scores: tuple[SetScores, ...]
     card: str
@@ -196,18 +196,125 @@ def ship_model(req: ShipRequest, weights_dir: Path | None = None,
     ))
     card_path = weights_dir / f"{req.name}.md"
     atomic_write_text(card_path, card)
+    _register(weights_dir, entry)
+    say(f"shipped {req.name}: {target} ({sha256[:12]}), card {card_path}")
+    return ShipResult(entry, target, card_path, tuple(scores), card)
+
+
+def _register(weights_dir: Path, entry: ShippedModel) -> None:
+    """Add ``entry`` to the manifest (``shipped.json`` + ``shipped.py``); the cards of models that
+    lost a default to it say so (their figures stay as measured)."""
     with _manifest_lock(weights_dir):
         # Read again: another ship may have finished while this one was evaluating (minutes), and
         # writing the list read at the start would drop its entry.
         current = read_manifest(weights_dir)
         updated = upsert(current, entry)
         write_manifest(weights_dir, updated)
-        # Models that lost a default to this one: their cards say so (their figures stay as measured).
         before = {e.name: e.default_for for e in current}
         for e in updated:
             taken = tuple(t for t in before.get(e.name, ()) if t not in e.default_for)
-            if e.name != req.name and taken:
-                mark_default_taken(weights_dir / f"{e.name}.md", e.default_for, taken, req.name,
+            if e.name != entry.name and taken:
+                mark_default_taken(weights_dir / f"{e.name}.md", e.default_for, taken, entry.name,
                                    time.strftime("%Y-%m-%d", time.gmtime()))
-    say(f"shipped {req.name}: {target} ({sha256[:12]}), card {card_path}")
-    return ShipResult(entry, target, card_path, tuple(scores), card)
+
+
+@dataclass(frozen=True)
+class ChainShipRequest:
+    """Register registered models run one after another (``stages``: the first one's output is the
+    second one's input) as one named model, scored and documented like a run."""
+
+    stages: tuple[str, ...]
+    name: str
+    tasks: tuple[str, ...]
+    default_for: tuple[str, ...] = ()
+    eval_root: Path = DEFAULT_EVAL_ROOT
+    heldout: HeldoutSpec | None = None
+    notes: str = ""
+    threads: int = 1
+    jobs: int = 1
+    keep_outputs: Path | None = None
+    command: str = ""
+
+
+def _check_stages(req: ChainShipRequest) -> None:
+    from models.chain import CHAIN_SEPARATOR
+
+    if len(req.stages) < 2:
+        raise ShipError("a chain needs at least two --chain models")
+    for stage in req.stages:
+        entry = registry.REGISTRY.get(stage)
+        if entry is None or CHAIN_SEPARATOR in stage:
+            raise ShipError(f"--chain {stage!r} is not a registered model; see `gre models`")
+        if stage == req.name or entry.stages:
+            raise ShipError(f"--chain {stage!r} is itself a chain; name its models instead")
+        if entry.mode != "enhance":
+            raise ShipError(f"--chain {stage!r} is a {entry.mode} model; a chain's models must enhance")
+        if not entry.available:
+            raise ShipError(f"--chain {stage!r}: its weights file is missing; reinstall gre")
+    if not req.tasks:
+        raise ShipError("a chain has no run to take its task from: pass --tasks")
+
+
+def ship_chain(req: ChainShipRequest, weights_dir: Path | None = None,
+               progress: Callable[[str], None] | None = None) -> ShipResult:
+    """Score, document and register the chain ``req.stages`` as ``req.name`` (no weights of its own:
+    the manifest entry names its stages). Held-out pairs are degraded with the recipe's default
+    settings (``DegradeConfig()``, as ``bench/heldout_compare.py`` does), there being no run whose
+    settings to use. Raises :class:`ShipError` before anything is written when the request is unusable.
+    """
+    from models.api import load_model
+    from models.chain import CHAIN_SEPARATOR
+    from models.data.degrade import DegradeConfig
+    from models.shipping.card import ChainCardData, render_chain_card
+
+    say = progress or (lambda message: None)
+    weights_dir = Path(weights_dir) if weights_dir is not None else registry.WEIGHTS_DIR
+    _check_stages(req)
+    existing = read_manifest(weights_dir)
+    tasks = _check_request(req, req.tasks[0], "enhance", {e.name for e in existing})
+    plan = shared_eval_sets(tasks, req.eval_root)
+    enhance_run = EnhanceRun(threads=req.threads, jobs=req.jobs)
+    spec_text = CHAIN_SEPARATOR.join(req.stages)
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(req.threads)
+    try:
+        model = load_model(spec_text, device="cpu")
+        parameters = sum(p.numel() for p in model.parameters())
+        with tempfile.TemporaryDirectory(prefix="gre-ship-") as tmp:
+            out_root = Path(req.keep_outputs) if req.keep_outputs else Path(tmp)
+            out_root.mkdir(parents=True, exist_ok=True)
+            heldout, heldout_notes = [], []
+            for task in tasks if req.heldout is not None else ():
+                say(f"held-out {task}: generating pairs")
+                spec, note = build_heldout_set(req.heldout, task, DegradeConfig(), out_root)
+                heldout += [spec] if spec is not None else []
+                heldout_notes += [note] if note else []
+            scores = []
+            for spec in plan + heldout:
+                say(f"{spec.label}: enhancing {spec.input_dir} and scoring {', '.join(spec.metrics)}")
+                scores.append(score_set(model, req.name, spec, out_root, enhance_run))
+    finally:
+        torch.set_num_threads(threads_before)
+
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    stage_entries = [registry.REGISTRY[s] for s in req.stages]
+    entry = ShippedModel(
+        name=req.name, arch="chain", config_name=spec_text, tasks=tasks, mode="enhance",
+        sample_rate_hz=stage_entries[0].sample_rate_hz, weights_file=None, sha256=None,
+        source=f"chain: {', then '.join(req.stages)}; model card {req.name}.md",
+        default_for=tuple(t for t in tasks if t in req.default_for),
+        eval={s.spec.label: s.to_dict() for s in scores}, stages=tuple(req.stages),
+    )
+    card = render_chain_card(ChainCardData(
+        name=req.name, stages=tuple(req.stages), stage_sources=tuple(e.source for e in stage_entries),
+        parameters=parameters, tasks=tasks, default_for=entry.default_for, sample_rate_hz=entry.sample_rate_hz,
+        scores=tuple(scores), eval_root=Path(req.eval_root), enhance_run=enhance_run, notes=req.notes,
+        heldout=req.heldout, heldout_notes=tuple(heldout_notes), command=req.command,
+        written_utc=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), git_commit=_git_commit(),
+    ))
+    card_path = weights_dir / f"{req.name}.md"
+    atomic_write_text(card_path, card)
+    _register(weights_dir, entry)
+    say(f"shipped chain {req.name} ({spec_text}), card {card_path}")
+    return ShipResult(entry, None, card_path, tuple(scores), card)
