@@ -351,8 +351,8 @@ def _evaluation(c: CardData | ChainCardData) -> list[str]:
     lines += reproduce_commands(c)
     lines += ["```", ""]
     if c.command:
-        lines += ["This card (weights, registration and every figure) was made by:", "", "```bash", c.command,
-                  "```", ""]
+        made = "weights, registration and every figure" if isinstance(c, CardData) else "registration and every figure"
+        lines += [f"This card ({made}) was made by:", "", "```bash", c.command, "```", ""]
     return lines
 
 
