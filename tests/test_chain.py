@@ -135,3 +135,17 @@ def test_gre_models_counts_the_parameters_of_a_registered_chains_models(monkeypa
     missing = registry.RegistryEntry(name="x", arch="chain", config_name="a+b", tasks=("bwe",), mode="enhance",
                                      stages=("masknet-map-bwe", "no-such-model"))
     assert not missing.available
+
+
+def test_gre_benchmark_takes_a_chain_as_trained_weights(monkeypatch):
+    from models import registry
+    from models.bench.systems import load_model_module
+
+    entry = registry.RegistryEntry(name="bwe-twice", arch="chain", config_name="masknet-map-bwe+masknet-map-bwe",
+                                   tasks=("bwe",), mode="enhance", stages=("masknet-map-bwe", "masknet-map-bwe"))
+    monkeypatch.setitem(registry.REGISTRY, entry.name, entry)
+    for spec in ("bwe-twice", "masknet-map-bwe+masknet-map-bwe"):
+        module, info = load_model_module(spec)
+        assert isinstance(module, ChainedEnhancer) and not info.random_weights and info.has_network
+        assert info.params == 2 * sum(p.numel() for p in api.load_model("masknet-map-bwe").parameters())
+    assert load_model_module("gre-tiny-random")[1].random_weights  # the check can tell

@@ -102,7 +102,8 @@ def load_model_module(spec: str, device: str | torch.device = "cpu") -> tuple[to
         raise ValueError(str(err)) from None
     module = module.eval().to(dev)
     entry = REGISTRY.get(spec)
-    random_weights = is_arch_spec(spec) or (entry is not None and entry.arch != "classical" and entry.weights_path is None)
+    random_weights = is_arch_spec(spec) or (entry is not None and entry.arch != "classical" and not entry.stages
+                                            and entry.weights_path is None)
     params = sum(p.numel() for p in module.parameters())
     info = getattr(module, "info", None)
     return module, SystemInfo(
