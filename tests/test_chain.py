@@ -149,3 +149,15 @@ def test_gre_benchmark_takes_a_chain_as_trained_weights(monkeypatch):
         assert isinstance(module, ChainedEnhancer) and not info.random_weights and info.has_network
         assert info.params == 2 * sum(p.numel() for p in api.load_model("masknet-map-bwe").parameters())
     assert load_model_module("gre-tiny-random")[1].random_weights  # the check can tell
+
+
+def test_a_registered_chain_cannot_start_a_training_run(monkeypatch):
+    from models import registry
+    from models.architectures import named_config
+    from models.train.loop import RunDirError, initial_weights
+
+    entry = registry.RegistryEntry(name="bwe-twice", arch="chain", config_name="masknet-map-bwe+masknet-map-bwe",
+                                   tasks=("bwe",), mode="enhance", stages=("masknet-map-bwe", "masknet-map-bwe"))
+    monkeypatch.setitem(registry.REGISTRY, entry.name, entry)
+    with pytest.raises(RunDirError, match="--init-weights bwe-twice is a chain of models.*start from one of them"):
+        initial_weights("bwe-twice", "masknet", named_config("masknet", "map"))

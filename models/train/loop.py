@@ -156,6 +156,9 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
         except ValueError:
             raise RunDirError(f"--init-weights {source}: neither a checkpoint file nor a registered model "
                               "(gre models lists them)") from None
+        if entry.stages:
+            raise RunDirError(f"--init-weights {source} is a chain of models ({entry.config_name}); start from one "
+                              "of them")
         if entry.weights_path is None or not entry.weights_path.is_file():
             raise RunDirError(f"--init-weights {source}: the registered model has no weights file here")
         path = entry.weights_path
