@@ -161,3 +161,15 @@ def test_a_registered_chain_cannot_start_a_training_run(monkeypatch):
     monkeypatch.setitem(registry.REGISTRY, entry.name, entry)
     with pytest.raises(RunDirError, match="--init-weights bwe-twice is a chain of models.*start from one of them"):
         initial_weights("bwe-twice", "masknet", named_config("masknet", "map"))
+
+
+def test_gre_benchmark_lists_a_registered_chain_among_the_shipped_models(monkeypatch):
+    from models import registry
+    from models.bench import default_models
+
+    entry = registry.RegistryEntry(name="bwe-twice", arch="chain", config_name="masknet-map-bwe+masknet-map-bwe",
+                                   tasks=("bwe",), mode="enhance", stages=("masknet-map-bwe", "masknet-map-bwe"))
+    assert "bwe-twice" not in default_models()
+    monkeypatch.setitem(registry.REGISTRY, entry.name, entry)
+    models = default_models()
+    assert "bwe-twice" in models and "masknet-map-bwe" in models and "gre-tiny-random" not in models

@@ -30,11 +30,11 @@ class BenchmarkError(ValueError):
 
 
 def default_models() -> tuple[str, ...]:
-    """Shipped models (registry entries with a weights file present) plus the Wiener reference;
-    ``gre:small`` with random weights as a speed-only row when nothing is shipped yet."""
+    """Shipped models (registry entries with a weights file present, and chains of them) plus the
+    Wiener reference; ``gre:small`` with random weights as a speed-only row when nothing is shipped yet."""
     from models.registry import REGISTRY
 
-    shipped = tuple(name for name, e in REGISTRY.items() if e.weights_file and e.available)
+    shipped = tuple(name for name, e in REGISTRY.items() if (e.weights_file or e.stages) and e.available)
     return shipped + ("wiener",) if shipped else ("gre:small", "wiener")
 
 
