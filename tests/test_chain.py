@@ -19,6 +19,14 @@ from models.registry import WEIGHTS_DIR
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+def bwe_twice_entry():
+    """A chain entry (the bandwidth extender twice), for registering in a test's registry."""
+    from models import registry
+
+    return registry.RegistryEntry(name="bwe-twice", arch="chain", config_name="masknet-map-bwe+masknet-map-bwe",
+                                  tasks=("bwe",), mode="enhance", stages=("masknet-map-bwe", "masknet-map-bwe"))
+
+
 def noisy_tone(seconds: float = 1.5, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * 16000)) / 16000
@@ -126,8 +134,7 @@ def test_gre_models_counts_the_parameters_of_a_registered_chains_models(monkeypa
     from gre_cli.cmd_models import _param_count
     from models import registry
 
-    entry = registry.RegistryEntry(name="bwe-twice", arch="chain", config_name="masknet-map-bwe+masknet-map-bwe",
-                                   tasks=("bwe",), mode="enhance", stages=("masknet-map-bwe", "masknet-map-bwe"))
+    entry = bwe_twice_entry()
     monkeypatch.setitem(registry.REGISTRY, entry.name, entry)
     one = _param_count(registry.get_entry("masknet-map-bwe"))
     assert one > 0 and _param_count(entry) == 2 * one
@@ -141,8 +148,7 @@ def test_gre_benchmark_takes_a_chain_as_trained_weights(monkeypatch):
     from models import registry
     from models.bench.systems import load_model_module
 
-    entry = registry.RegistryEntry(name="bwe-twice", arch="chain", config_name="masknet-map-bwe+masknet-map-bwe",
-                                   tasks=("bwe",), mode="enhance", stages=("masknet-map-bwe", "masknet-map-bwe"))
+    entry = bwe_twice_entry()
     monkeypatch.setitem(registry.REGISTRY, entry.name, entry)
     for spec in ("bwe-twice", "masknet-map-bwe+masknet-map-bwe"):
         module, info = load_model_module(spec)
@@ -156,8 +162,7 @@ def test_a_registered_chain_cannot_start_a_training_run(monkeypatch):
     from models.architectures import named_config
     from models.train.loop import RunDirError, initial_weights
 
-    entry = registry.RegistryEntry(name="bwe-twice", arch="chain", config_name="masknet-map-bwe+masknet-map-bwe",
-                                   tasks=("bwe",), mode="enhance", stages=("masknet-map-bwe", "masknet-map-bwe"))
+    entry = bwe_twice_entry()
     monkeypatch.setitem(registry.REGISTRY, entry.name, entry)
     with pytest.raises(RunDirError, match="--init-weights bwe-twice is a chain of models.*start from one of them"):
         initial_weights("bwe-twice", "masknet", named_config("masknet", "map"))
@@ -167,8 +172,7 @@ def test_gre_benchmark_lists_a_registered_chain_among_the_shipped_models(monkeyp
     from models import registry
     from models.bench import default_models
 
-    entry = registry.RegistryEntry(name="bwe-twice", arch="chain", config_name="masknet-map-bwe+masknet-map-bwe",
-                                   tasks=("bwe",), mode="enhance", stages=("masknet-map-bwe", "masknet-map-bwe"))
+    entry = bwe_twice_entry()
     assert "bwe-twice" not in default_models()
     monkeypatch.setitem(registry.REGISTRY, entry.name, entry)
     models = default_models()
