@@ -25,26 +25,15 @@ METRIC_LABELS = {"pesq_wb": "PESQ-WB", "stoi": "STOI", "si_sdr": "SI-SDR", "pd":
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass(frozen=True)
-class CardData:
-    """Everything the card shows."""
+@dataclass(frozen=True, kw_only=True)
+class CardFigures:
+    """What every card shows of a model's measurement: what it serves, its scores, how they were made."""
 
     name: str
-    arch: str
-    config_name: str
-    config: dict[str, Any]
-    named_config_matches: bool
     parameters: int
-    mode: str
     tasks: tuple[str, ...]
     default_for: tuple[str, ...]
     sample_rate_hz: int
-    weights_file: str
-    weights_bytes: int
-    sha256: str
-    which_weights: str  # "best" | "last" | "averaged"
-    run: RunInfo
-    hardware: Hardware
     scores: tuple[SetScores, ...]
     eval_root: Path
     enhance_run: EnhanceRun
@@ -57,27 +46,30 @@ class CardData:
     heldout_degradation: str = "the run's degradation settings"
 
 
-@dataclass(frozen=True)
-class ChainCardData:
+@dataclass(frozen=True, kw_only=True)
+class CardData(CardFigures):
+    """Everything the card of a trained run's weights shows."""
+
+    arch: str
+    config_name: str
+    config: dict[str, Any]
+    named_config_matches: bool
+    mode: str
+    weights_file: str
+    weights_bytes: int
+    sha256: str
+    which_weights: str  # "best" | "last" | "averaged"
+    run: RunInfo
+    hardware: Hardware
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChainCardData(CardFigures):
     """Everything the card of a chain shows: its models (``stages``, run in that order) and the
     figures measured on the chain as a whole. It has no weights or training of its own."""
 
-    name: str
     stages: tuple[str, ...]
     stage_sources: tuple[str, ...]
-    parameters: int
-    tasks: tuple[str, ...]
-    default_for: tuple[str, ...]
-    sample_rate_hz: int
-    scores: tuple[SetScores, ...]
-    eval_root: Path
-    enhance_run: EnhanceRun
-    notes: str = ""
-    heldout: HeldoutSpec | None = None
-    heldout_notes: tuple[str, ...] = ()
-    command: str = ""
-    written_utc: str = ""
-    git_commit: str = ""
     heldout_degradation: str = ("the recipe's default settings, `DegradeConfig()`, as `bench/heldout_compare.py` "
                                 "degrades: a chain has no run of its own")
 
@@ -298,7 +290,7 @@ def enhance_command(s: SetScores, name: str, run: EnhanceRun, out_dir: str) -> s
             f"--threads {run.threads} --workers 0 --quiet")
 
 
-def reproduce_commands(c: CardData | ChainCardData) -> list[str]:
+def reproduce_commands(c: CardFigures) -> list[str]:
     """One `gre enhance ... && gre evaluate ...` line per ../shared/eval set (run from the repository root)."""
     lines = []
     for s in c.scores:
@@ -316,7 +308,7 @@ def reproduce_commands(c: CardData | ChainCardData) -> list[str]:
     return lines
 
 
-def _evaluation(c: CardData | ChainCardData) -> list[str]:
+def _evaluation(c: CardFigures) -> list[str]:
     shared = [s for s in c.scores if s.spec.group == "shared"]
     heldout = [s for s in c.scores if s.spec.group == "heldout"]
     lines = [

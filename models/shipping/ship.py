@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
@@ -28,6 +28,9 @@ from models.shipping.eval_sets import EnhanceRun, EvalSet, SetScores, score_set,
 from models.shipping.heldout import HeldoutSpec, build_heldout_set
 from models.shipping.manifest import ShippedModel, atomic_copy, atomic_write_text, read_manifest, upsert, write_manifest
 from models.shipping.run_info import read_run, this_machine, weights_path
+
+if TYPE_CHECKING:
+    from models.data.degrade import DegradeConfig
 
 DEFAULT_EVAL_ROOT = REPO_ROOT.parent / "shared" / "eval"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -114,23 +117,38 @@ def _git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def _heldout_sets(req: ShipRequest, tasks: tuple[str, ...], run_config: dict, out_root: Path,
-                  say: Callable[[str], None]) -> tuple[list[EvalSet], list[str]]:
-    from models.train.config import TrainConfig
+def _measure(req: ShipRequest | ChainShipRequest, model_spec: str, tasks: tuple[str, ...], plan: list[EvalSet],
+             degrade: DegradeConfig, min_file_seconds: float,
+             say: Callable[[str], None]) -> tuple[int, list[SetScores], list[str]]:
+    """Load ``model_spec`` (a weights file or a chain) on the CPU with ``req.threads`` torch threads,
+    score it on ``plan`` (../shared/eval sets) and on held-out pairs of ``tasks`` degraded by
+    ``degrade`` (when ``req.heldout`` is set). Returns (parameters, scores, held-out notes)."""
+    from models.api import load_model
 
-    if req.heldout is None:
-        return [], []
-    cfg = TrainConfig.from_dict(run_config)
-    sets, notes = [], []
-    for task in tasks:
-        say(f"held-out {task}: generating pairs")
-        spec, note = build_heldout_set(req.heldout, task, cfg.degrade, out_root, cfg.min_file_seconds)
-        if spec is not None:
-            sets.append(spec)
-        if note:
-            notes.append(note)
-            say(note)
-    return sets, notes
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(req.threads)
+    try:
+        model = load_model(model_spec, device="cpu")
+        parameters = sum(p.numel() for p in model.parameters())
+        with tempfile.TemporaryDirectory(prefix="gre-ship-") as tmp:
+            out_root = Path(req.keep_outputs) if req.keep_outputs else Path(tmp)
+            out_root.mkdir(parents=True, exist_ok=True)
+            heldout, notes = [], []
+            for task in tasks if req.heldout is not None else ():
+                say(f"held-out {task}: generating pairs")
+                spec, note = build_heldout_set(req.heldout, task, degrade, out_root, min_file_seconds)
+                heldout += [spec] if spec is not None else []
+                if note:
+                    notes.append(note)
+                    say(note)
+            scores = []
+            run = EnhanceRun(threads=req.threads, jobs=req.jobs)
+            for spec in plan + heldout:
+                say(f"{spec.label}: enhancing {spec.input_dir} and scoring {', '.join(spec.metrics)}")
+                scores.append(score_set(model, req.name, spec, out_root, run))
+    finally:
+        torch.set_num_threads(threads_before)
+    return parameters, scores, notes
 
 
 def ship_model(req: ShipRequest, weights_dir: Path | None = None,
@@ -141,8 +159,8 @@ def ship_model(req: ShipRequest, weights_dir: Path | None = None,
     ``progress(message)`` is called at each stage. Raises :class:`ShipError` (or the run-dir /
     evaluation errors, all ValueError) before anything is written when the request is unusable.
     """
-    from models.api import load_model
     from models.checkpoint import load_checkpoint
+    from models.train.config import TrainConfig
 
     say = progress or (lambda message: None)
     weights_dir = Path(weights_dir) if weights_dir is not None else registry.WEIGHTS_DIR
@@ -152,23 +170,9 @@ def ship_model(req: ShipRequest, weights_dir: Path | None = None,
     existing = read_manifest(weights_dir)
     tasks = _check_request(req, run.task, ckpt.mode, {e.name for e in existing})
     plan = shared_eval_sets(tasks, req.eval_root)
-    enhance_run = EnhanceRun(threads=req.threads, jobs=req.jobs)
-
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(req.threads)
-    try:
-        model = load_model(str(source), device="cpu")
-        parameters = sum(p.numel() for p in model.network.parameters())
-        with tempfile.TemporaryDirectory(prefix="gre-ship-") as tmp:
-            out_root = Path(req.keep_outputs) if req.keep_outputs else Path(tmp)
-            out_root.mkdir(parents=True, exist_ok=True)
-            heldout, heldout_notes = _heldout_sets(req, tasks, run.config, out_root, say)
-            scores = []
-            for spec in plan + heldout:
-                say(f"{spec.label}: enhancing {spec.input_dir} and scoring {', '.join(spec.metrics)}")
-                scores.append(score_set(model, req.name, spec, out_root, enhance_run))
-    finally:
-        torch.set_num_threads(threads_before)
+    run_cfg = TrainConfig.from_dict(run.config)
+    parameters, scores, heldout_notes = _measure(req, str(source), tasks, plan, run_cfg.degrade,
+                                                 run_cfg.min_file_seconds, say)
 
     weights_dir.mkdir(parents=True, exist_ok=True)
     sha256 = registry.sha256_of(source)
@@ -190,7 +194,8 @@ def ship_model(req: ShipRequest, weights_dir: Path | None = None,
         parameters=parameters, mode=ckpt.mode, tasks=tasks, default_for=entry.default_for,
         sample_rate_hz=ckpt.sample_rate_hz, weights_file=target.name, weights_bytes=target.stat().st_size,
         sha256=sha256, which_weights=req.weights, run=run, hardware=this_machine(), scores=tuple(scores),
-        eval_root=Path(req.eval_root), enhance_run=enhance_run, notes=req.notes,
+        eval_root=Path(req.eval_root), enhance_run=EnhanceRun(threads=req.threads, jobs=req.jobs),
+        notes=req.notes,
         heldout=req.heldout, heldout_notes=tuple(heldout_notes), command=req.command,
         written_utc=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), git_commit=_git_commit(),
     ))
@@ -262,10 +267,10 @@ def ship_chain(req: ChainShipRequest, weights_dir: Path | None = None,
     settings (``DegradeConfig()``, as ``bench/heldout_compare.py`` does), there being no run whose
     settings to use. Raises :class:`ShipError` before anything is written when the request is unusable.
     """
-    from models.api import load_model
     from models.chain import CHAIN_SEPARATOR
     from models.data.degrade import DegradeConfig
     from models.shipping.card import ChainCardData, render_chain_card
+    from models.train.config import TrainConfig
 
     say = progress or (lambda message: None)
     weights_dir = Path(weights_dir) if weights_dir is not None else registry.WEIGHTS_DIR
@@ -273,29 +278,9 @@ def ship_chain(req: ChainShipRequest, weights_dir: Path | None = None,
     existing = read_manifest(weights_dir)
     tasks = _check_request(req, req.tasks[0], "enhance", {e.name for e in existing})
     plan = shared_eval_sets(tasks, req.eval_root)
-    enhance_run = EnhanceRun(threads=req.threads, jobs=req.jobs)
     spec_text = CHAIN_SEPARATOR.join(req.stages)
-
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(req.threads)
-    try:
-        model = load_model(spec_text, device="cpu")
-        parameters = sum(p.numel() for p in model.parameters())
-        with tempfile.TemporaryDirectory(prefix="gre-ship-") as tmp:
-            out_root = Path(req.keep_outputs) if req.keep_outputs else Path(tmp)
-            out_root.mkdir(parents=True, exist_ok=True)
-            heldout, heldout_notes = [], []
-            for task in tasks if req.heldout is not None else ():
-                say(f"held-out {task}: generating pairs")
-                spec, note = build_heldout_set(req.heldout, task, DegradeConfig(), out_root)
-                heldout += [spec] if spec is not None else []
-                heldout_notes += [note] if note else []
-            scores = []
-            for spec in plan + heldout:
-                say(f"{spec.label}: enhancing {spec.input_dir} and scoring {', '.join(spec.metrics)}")
-                scores.append(score_set(model, req.name, spec, out_root, enhance_run))
-    finally:
-        torch.set_num_threads(threads_before)
+    parameters, scores, heldout_notes = _measure(req, spec_text, tasks, plan, DegradeConfig(),
+                                                 TrainConfig.min_file_seconds, say)
 
     weights_dir.mkdir(parents=True, exist_ok=True)
     stage_entries = [registry.REGISTRY[s] for s in req.stages]
@@ -309,7 +294,8 @@ def ship_chain(req: ChainShipRequest, weights_dir: Path | None = None,
     card = render_chain_card(ChainCardData(
         name=req.name, stages=tuple(req.stages), stage_sources=tuple(e.source for e in stage_entries),
         parameters=parameters, tasks=tasks, default_for=entry.default_for, sample_rate_hz=entry.sample_rate_hz,
-        scores=tuple(scores), eval_root=Path(req.eval_root), enhance_run=enhance_run, notes=req.notes,
+        scores=tuple(scores), eval_root=Path(req.eval_root),
+        enhance_run=EnhanceRun(threads=req.threads, jobs=req.jobs), notes=req.notes,
         heldout=req.heldout, heldout_notes=tuple(heldout_notes), command=req.command,
         written_utc=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), git_commit=_git_commit(),
     ))
