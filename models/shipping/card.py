@@ -117,25 +117,34 @@ def _header(c: CardData) -> list[str]:
         origin += f" (last checkpoint, step {step})"
     named = "" if c.named_config_matches else " (differs from the named config of that name: see below)"
     lines = [
-        f"# Model card: {c.name}",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| registry name | `{c.name}` |",
+        *_title(c),
         f"| architecture | `{c.arch}`, config `{c.config_name}`{named}, {c.parameters:,} parameters |",
         f"| mode | {c.mode} |",
-        f"| tasks | {', '.join(c.tasks)} |",
-        f"| default for | {', '.join(c.default_for) or '-'} |",
-        f"| sample rate | {c.sample_rate_hz} Hz |",
+        *_serving_rows(c),
         f"| weights | `{c.weights_file}`, {c.weights_bytes:,} bytes, sha256 `{c.sha256}` |",
         f"| from | {origin} |",
-        f"| card written | {c.written_utc} by `bench/ship_model.py`"
-        + (f" at commit `{c.git_commit}`" if c.git_commit else "") + " |",
+        _written_row(c),
         "",
     ]
-    if c.notes:
-        lines += ["## Notes", "", c.notes.strip(), ""]
-    return lines
+    return lines + _notes(c)
+
+
+def _title(c: CardFigures) -> list[str]:
+    return [f"# Model card: {c.name}", "", "| | |", "|---|---|", f"| registry name | `{c.name}` |"]
+
+
+def _serving_rows(c: CardFigures) -> list[str]:
+    return [f"| tasks | {', '.join(c.tasks)} |", f"| default for | {', '.join(c.default_for) or '-'} |",
+            f"| sample rate | {c.sample_rate_hz} Hz |"]
+
+
+def _written_row(c: CardFigures) -> str:
+    return (f"| card written | {c.written_utc} by `bench/ship_model.py`"
+            + (f" at commit `{c.git_commit}`" if c.git_commit else "") + " |")
+
+
+def _notes(c: CardFigures) -> list[str]:
+    return ["## Notes", "", c.notes.strip(), ""] if c.notes else []
 
 
 def _folders(values: Any) -> str:
@@ -358,25 +367,17 @@ def render_card(c: CardData) -> str:
 def render_chain_card(c: ChainCardData) -> str:
     """The card of a chain: its models with their cards, then the figures of the chain as a whole."""
     lines = [
-        f"# Model card: {c.name}",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| registry name | `{c.name}` |",
+        *_title(c),
         f"| architecture | a chain of {len(c.stages)} registered models, run in this order (each one's output is "
         f"the next one's input; `models/chain.py`), {c.parameters:,} parameters in all |",
         "| mode | enhance |",
-        f"| tasks | {', '.join(c.tasks)} |",
-        f"| default for | {', '.join(c.default_for) or '-'} |",
-        f"| sample rate | {c.sample_rate_hz} Hz |",
+        *_serving_rows(c),
         "| weights | none of its own: those of its models, each checked against its sha256 when loaded |",
         f"| same as | `gre enhance --model {'+'.join(c.stages)}` |",
-        f"| card written | {c.written_utc} by `bench/ship_model.py`"
-        + (f" at commit `{c.git_commit}`" if c.git_commit else "") + " |",
+        _written_row(c),
         "",
+        *_notes(c),
     ]
-    if c.notes:
-        lines += ["## Notes", "", c.notes.strip(), ""]
     lines += ["## Models, in order", "", "| # | model | what it is |", "|---|---|---|"]
     for i, (stage, source) in enumerate(zip(c.stages, c.stage_sources), 1):
         lines.append(f"| {i} | `{stage}` | {source} |")

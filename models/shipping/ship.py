@@ -189,21 +189,26 @@ def ship_model(req: ShipRequest, weights_dir: Path | None = None,
         eval={s.spec.label: s.to_dict() for s in scores},
     )
     card = render_card(CardData(
-        name=req.name, arch=ckpt.arch, config_name=ckpt.config_name, config=ckpt.config,
-        named_config_matches=_named_config_matches(ckpt.arch, ckpt.config_name, ckpt.config),
-        parameters=parameters, mode=ckpt.mode, tasks=tasks, default_for=entry.default_for,
-        sample_rate_hz=ckpt.sample_rate_hz, weights_file=target.name, weights_bytes=target.stat().st_size,
-        sha256=sha256, which_weights=req.weights, run=run, hardware=this_machine(), scores=tuple(scores),
-        eval_root=Path(req.eval_root), enhance_run=EnhanceRun(threads=req.threads, jobs=req.jobs),
-        notes=req.notes,
-        heldout=req.heldout, heldout_notes=tuple(heldout_notes), command=req.command,
-        written_utc=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), git_commit=_git_commit(),
+        arch=ckpt.arch, config_name=ckpt.config_name, config=ckpt.config,
+        named_config_matches=_named_config_matches(ckpt.arch, ckpt.config_name, ckpt.config), mode=ckpt.mode,
+        weights_file=target.name, weights_bytes=target.stat().st_size, sha256=sha256, which_weights=req.weights,
+        run=run, hardware=this_machine(), **_figures(req, entry, parameters, scores, heldout_notes),
     ))
     card_path = weights_dir / f"{req.name}.md"
     atomic_write_text(card_path, card)
     _register(weights_dir, entry)
     say(f"shipped {req.name}: {target} ({sha256[:12]}), card {card_path}")
     return ShipResult(entry, target, card_path, tuple(scores), card)
+
+
+def _figures(req: ShipRequest | ChainShipRequest, entry: ShippedModel, parameters: int, scores: list[SetScores],
+             heldout_notes: list[str]) -> dict:
+    """The card fields every shipped model has (:class:`~models.shipping.card.CardFigures`)."""
+    return dict(name=req.name, parameters=parameters, tasks=entry.tasks, default_for=entry.default_for,
+                sample_rate_hz=entry.sample_rate_hz, scores=tuple(scores), eval_root=Path(req.eval_root),
+                enhance_run=EnhanceRun(threads=req.threads, jobs=req.jobs), notes=req.notes, heldout=req.heldout,
+                heldout_notes=tuple(heldout_notes), command=req.command,
+                written_utc=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), git_commit=_git_commit())
 
 
 def _register(weights_dir: Path, entry: ShippedModel) -> None:
@@ -292,12 +297,8 @@ def ship_chain(req: ChainShipRequest, weights_dir: Path | None = None,
         eval={s.spec.label: s.to_dict() for s in scores}, stages=tuple(req.stages),
     )
     card = render_chain_card(ChainCardData(
-        name=req.name, stages=tuple(req.stages), stage_sources=tuple(e.source for e in stage_entries),
-        parameters=parameters, tasks=tasks, default_for=entry.default_for, sample_rate_hz=entry.sample_rate_hz,
-        scores=tuple(scores), eval_root=Path(req.eval_root),
-        enhance_run=EnhanceRun(threads=req.threads, jobs=req.jobs), notes=req.notes,
-        heldout=req.heldout, heldout_notes=tuple(heldout_notes), command=req.command,
-        written_utc=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), git_commit=_git_commit(),
+        stages=tuple(req.stages), stage_sources=tuple(e.source for e in stage_entries),
+        **_figures(req, entry, parameters, scores, heldout_notes),
     ))
     card_path = weights_dir / f"{req.name}.md"
     atomic_write_text(card_path, card)
