@@ -81,4 +81,12 @@ register(RegistryEntry(
     weights_file='masknet-psm-universal-v2.safetensors',
     sha256='48c009941b81fb82b65bb0b49d3d41f1fc6b0c30481b4113256c241fb0fafcd7',
     source='gre train run universal-psm-clean, last weights (step 1045); model card masknet-psm-universal-v2.md',
+), default_for=())
+register(RegistryEntry(
+    name='universal-v2-then-bwe', arch='chain', config_name='masknet-psm-universal-v2+masknet-map-bwe',
+    tasks=('universal',), mode='enhance', sample_rate_hz=16000,
+    weights_file=None,
+    sha256=None,
+    source='chain: masknet-psm-universal-v2, then masknet-map-bwe; model card universal-v2-then-bwe.md',
+    stages=('masknet-psm-universal-v2', 'masknet-map-bwe'),
 ), default_for=('universal',))
