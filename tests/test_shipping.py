@@ -479,6 +479,8 @@ def test_unusable_chains_are_refused_before_anything_is_written(eval_root, weigh
                                              tasks=("denoise",), mode="enhance", stages=("wiener", "wiener")))
     with pytest.raises(ShipError, match="itself a chain"):
         ship(("wiener", "a-chain"))
+    with pytest.raises(ShipError, match="one of the chain's models"):
+        ship(("wiener", "gre-tiny-random"), name="gre-tiny-random")
     assert list(weights_dir.iterdir()) == []
 
 

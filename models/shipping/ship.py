@@ -255,7 +255,9 @@ def _check_stages(req: ChainShipRequest) -> None:
         entry = registry.REGISTRY.get(stage)
         if entry is None or CHAIN_SEPARATOR in stage:
             raise ShipError(f"--chain {stage!r} is not a registered model; see `gre models`")
-        if stage == req.name or entry.stages:
+        if stage == req.name:
+            raise ShipError(f"--name {req.name!r} is one of the chain's models; give the chain a name of its own")
+        if entry.stages:
             raise ShipError(f"--chain {stage!r} is itself a chain; name its models instead")
         if entry.mode != "enhance":
             raise ShipError(f"--chain {stage!r} is a {entry.mode} model; a chain's models must enhance")
