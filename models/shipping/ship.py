@@ -40,13 +40,11 @@ class ShipError(ValueError):
     """A request that cannot be shipped; the message says what to change."""
 
 
-@dataclass(frozen=True)
-class ShipRequest:
-    """What to ship and how to score it. ``tasks`` empty: the run's own task."""
+@dataclass(frozen=True, kw_only=True)
+class ShipSettings:
+    """What every ship request says: the name, the tasks, and how to score and document it."""
 
-    run_dir: Path
     name: str
-    weights: str = "best"  # "best" (best.safetensors), "last" (model.safetensors) or "averaged" (averaged.safetensors)
     tasks: tuple[str, ...] = ()
     default_for: tuple[str, ...] = ()
     eval_root: Path = DEFAULT_EVAL_ROOT
@@ -58,6 +56,14 @@ class ShipRequest:
     command: str = ""  # the command line, printed in the card
 
 
+@dataclass(frozen=True, kw_only=True)
+class ShipRequest(ShipSettings):
+    """Ship the weights of a training run. ``tasks`` empty: the run's own task."""
+
+    run_dir: Path
+    weights: str = "best"  # "best" (best.safetensors), "last" (model.safetensors) or "averaged" (averaged.safetensors)
+
+
 @dataclass(frozen=True)
 class ShipResult:
     entry: ShippedModel
@@ -67,7 +73,7 @@ class ShipResult:
     card: str
 
 
-def _check_request(req: ShipRequest, run_task: str, mode: str, manifest_names: set[str]) -> tuple[str, ...]:
+def _check_request(req: ShipSettings, run_task: str, mode: str, manifest_names: set[str]) -> tuple[str, ...]:
     if not NAME_PATTERN.match(req.name):
         raise ShipError(f"--name {req.name!r}: use 2-64 lower-case letters, digits, '.', '_' or '-'")
     known = registry.REGISTRY.get(req.name)
@@ -117,7 +123,7 @@ def _git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def _measure(req: ShipRequest | ChainShipRequest, model_spec: str, tasks: tuple[str, ...], plan: list[EvalSet],
+def _measure(req: ShipSettings, model_spec: str, tasks: tuple[str, ...], plan: list[EvalSet],
              degrade: DegradeConfig, min_file_seconds: float,
              say: Callable[[str], None]) -> tuple[int, list[SetScores], list[str]]:
     """Load ``model_spec`` (a weights file or a chain) on the CPU with ``req.threads`` torch threads,
@@ -201,7 +207,7 @@ def ship_model(req: ShipRequest, weights_dir: Path | None = None,
     return ShipResult(entry, target, card_path, tuple(scores), card)
 
 
-def _figures(req: ShipRequest | ChainShipRequest, entry: ShippedModel, parameters: int, scores: list[SetScores],
+def _figures(req: ShipSettings, entry: ShippedModel, parameters: int, scores: list[SetScores],
              heldout_notes: list[str]) -> dict:
     """The card fields every shipped model has (:class:`~models.shipping.card.CardFigures`)."""
     return dict(name=req.name, parameters=parameters, tasks=entry.tasks, default_for=entry.default_for,
@@ -228,22 +234,12 @@ def _register(weights_dir: Path, entry: ShippedModel) -> None:
                                    time.strftime("%Y-%m-%d", time.gmtime()))
 
 
-@dataclass(frozen=True)
-class ChainShipRequest:
+@dataclass(frozen=True, kw_only=True)
+class ChainShipRequest(ShipSettings):
     """Register registered models run one after another (``stages``: the first one's output is the
-    second one's input) as one named model, scored and documented like a run."""
+    second one's input) as one named model, scored and documented like a run. ``tasks`` is required."""
 
     stages: tuple[str, ...]
-    name: str
-    tasks: tuple[str, ...]
-    default_for: tuple[str, ...] = ()
-    eval_root: Path = DEFAULT_EVAL_ROOT
-    heldout: HeldoutSpec | None = None
-    notes: str = ""
-    threads: int = 1
-    jobs: int = 1
-    keep_outputs: Path | None = None
-    command: str = ""
 
 
 def _check_stages(req: ChainShipRequest) -> None:
