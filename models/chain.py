@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from models import stft as S
 from models.enhancer import ModelInfo
 
 #: Joins the stage names of a chain: ``masknet-psm-universal-v2+masknet-map-bwe``.
@@ -70,8 +71,6 @@ class ChainedEnhancer(nn.Module):
         return self.stages[0].sample_rate_hz
 
     def forward(self, wave: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
-        from models import stft as S
-
         wave = wave.float()
         if gain is None:
             gain = S.loudness_gain(wave)  # of the chain's input, shared by every stage
