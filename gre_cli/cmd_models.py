@@ -1,6 +1,7 @@
 """`gre models`: the table of registered models."""
 from __future__ import annotations
 
+import functools
 import json
 
 import typer
@@ -15,9 +16,15 @@ def _param_count(entry: RegistryEntry) -> int:
     """Parameters of the entry's network; a chain counts those of its stages."""
     if entry.stages:
         return sum(_param_count(REGISTRY[s]) for s in entry.stages if s in REGISTRY)
-    if entry.arch == "classical":
+    return _network_params(entry.arch, entry.config_name)
+
+
+@functools.lru_cache(maxsize=None)
+def _network_params(arch: str, config_name: str) -> int:
+    """Built once per (arch, config): a chain's models are also listed on their own rows."""
+    if arch == "classical":
         return 0
-    return sum(p.numel() for p in build_network(entry.arch, named_config(entry.arch, entry.config_name)).parameters())
+    return sum(p.numel() for p in build_network(arch, named_config(arch, config_name)).parameters())
 
 
 def models_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
