@@ -16,6 +16,8 @@ from models.chain import ChainedEnhancer, split_chain
 from models.enhancer import Enhancer, ModelInfo
 from models.registry import WEIGHTS_DIR
 
+from test_train_fixtures import noisy_speechlike
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -25,12 +27,6 @@ def bwe_twice_entry():
 
     return registry.RegistryEntry(name="bwe-twice", arch="chain", config_name="masknet-map-bwe+masknet-map-bwe",
                                   tasks=("bwe",), mode="enhance", stages=("masknet-map-bwe", "masknet-map-bwe"))
-
-
-def noisy_tone(seconds: float = 1.5, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * 16000)) / 16000
-    return (0.2 * np.sin(2 * np.pi * 200 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
 
 
 class _Scale(nn.Module):
@@ -59,7 +55,7 @@ def test_stages_run_in_order_on_the_previous_output_with_the_input_loudness_fact
     first, second = api.load_model("wiener"), api.load_model("gre-tiny-random")
     chain = api.load_model("wiener+gre-tiny-random")
     assert isinstance(chain, ChainedEnhancer)
-    x = torch.from_numpy(np.stack([noisy_tone(seed=0), 3 * noisy_tone(seed=1)]))
+    x = torch.from_numpy(np.stack([noisy_speechlike(1.5, seed=0), 3 * noisy_speechlike(1.5, seed=1)]))
     with torch.inference_mode():
         gain = S.loudness_gain(x)
         expected = second(first(x, gain), gain)
@@ -85,7 +81,7 @@ def test_the_chain_serves_the_tasks_of_its_stages_and_names_them():
     assert chain.info.name == "masknet-psm-universal-v2+masknet-map-bwe"
     assert chain.info.tasks == ("universal", "bwe")
     assert chain.info.arch == "chain" and chain.sample_rate_hz == 16000
-    x = noisy_tone()
+    x = noisy_speechlike(1.5, 0)
     out = api.enhance(x, 16000, chain)
     with torch.inference_mode():
         alone = api.enhance(x, 16000, "masknet-psm-universal-v2")
@@ -111,7 +107,7 @@ def test_a_checkpoint_file_with_a_plus_in_its_name_is_one_model(tmp_path):
 def test_gre_enhance_runs_a_chain_and_refuses_bad_ones_with_one_line(gre, tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
-    x = noisy_tone(2.0)
+    x = noisy_speechlike(2.0, 0)
     sf.write(src / "a.wav", x, 16000, subtype="FLOAT")
     common = ["--threads", "1", "--workers", "0", "--chunk-seconds", "0", "--quiet"]
     done = subprocess.run([gre, "enhance", src, out, "--model", "wiener+masknet-map-bwe", "--task", "denoise",

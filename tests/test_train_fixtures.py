@@ -19,6 +19,13 @@ def speechlike(n: int, seed: int) -> np.ndarray:
     return (0.1 * x * envelope + 0.002 * rng.standard_normal(n)).astype(np.float32)
 
 
+def noisy_speechlike(seconds: float, seed: int, noise: float = 0.03) -> np.ndarray:
+    """:func:`speechlike` at 16 kHz with white noise of standard deviation ``noise`` added: input for a denoiser."""
+    n = int(seconds * RATE)
+    rng = np.random.default_rng(seed + 1000)
+    return (speechlike(n, seed) + noise * rng.standard_normal(n)).astype(np.float32)
+
+
 def make_corpus(root: Path, n_clean: int = 5, seconds: float = 1.5) -> dict[str, Path]:
     """clean/, noise/, val/ folders of 16 kHz wav files under ``root``."""
     dirs = {k: root / k for k in ("clean", "noise", "val")}
