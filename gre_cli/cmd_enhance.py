@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from models.batch_enhance import (DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, EnhanceOptions, FileResult, Summary,
-                                  widens_bandwidth)
+                                  model_widens_bandwidth)
 from models.registry import TASKS
 
 
@@ -152,8 +152,7 @@ def enhance_command(
         raise _usage_error(err, str(problem)) from None
     if task is not None and model.info is not None and task not in model.info.tasks:
         raise _usage_error(err, f"{name} is not trained for --task {task} (it does: {', '.join(model.info.tasks)})")
-    model_tasks = model.info.tasks if model.info is not None else ()
-    if out_sample_rate is None and widens_bandwidth(task, model_tasks):
+    if out_sample_rate is None and model_widens_bandwidth(model, task):
         options = replace(options, widen_to_model_rate=True)
 
     interrupt = _Interrupt()

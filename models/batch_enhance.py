@@ -65,6 +65,21 @@ def widens_bandwidth(task: str | None, model_tasks: tuple[str, ...]) -> bool:
     return bool(served) and all(t in WIDENING_TASKS for t in served)
 
 
+def model_widens_bandwidth(model: torch.nn.Module, task: str | None) -> bool:
+    """Whether running ``model`` (for ``task``, or None) gives wideband output from narrowband input.
+
+    As :func:`widens_bandwidth`, and also for a model chain with a stage trained for nothing but
+    bandwidth extension: that stage fills the missing band whatever task the chain was asked for
+    (``--model denoiser+masknet-map-bwe --task denoise`` on an 8 kHz call), so resampling its output
+    back to the input's rate would throw away the band it made.
+    """
+    info = getattr(model, "info", None)
+    if widens_bandwidth(task, info.tasks if info is not None else ()):
+        return True
+    stage_infos = [getattr(stage, "info", None) for stage in getattr(model, "stages", ())]
+    return any(s is not None and s.tasks and all(t == "bwe" for t in s.tasks) for s in stage_infos)
+
+
 @dataclass(frozen=True)
 class EnhanceOptions:
     """How a run behaves. Lengths in seconds, rates in Hz."""

@@ -126,6 +126,24 @@ def test_gre_enhance_runs_a_chain_and_refuses_bad_ones_with_one_line(gre, tmp_pa
         assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.parametrize("model, args, rate", [
+    ("wiener+masknet-map-bwe", ["--task", "denoise"], 16000),  # ends in the bandwidth extender
+    ("wiener+masknet-map-bwe", [], 16000),
+    ("masknet-map-bwe+wiener", ["--task", "denoise"], 16000),  # a later stage keeps the band it was given
+    ("wiener+masknet-map-bwe", ["--task", "denoise", "--out-sample-rate", "8000"], 8000),  # asked for
+    ("wiener+masknet-psm-refine-soup-denoise", [], 8000),  # nothing widens: the input's rate
+])
+def test_a_chain_with_a_bandwidth_extender_gives_wideband_output_whatever_the_task(gre, tmp_path, model, args, rate):
+    src = tmp_path / "in"
+    src.mkdir()
+    sf.write(src / "call.wav", noisy_speechlike(1.0, 0)[::2], 8000, subtype="PCM_16")
+    done = subprocess.run([gre, "enhance", src, tmp_path / "out", "--model", model, *args, "--threads", "1",
+                           "--workers", "0", "--quiet"], capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    info = sf.info(tmp_path / "out" / "call.wav")
+    assert (info.samplerate, info.frames) == (rate, rate)  # 1 s at the output rate
+
+
 def test_gre_models_counts_the_parameters_of_a_registered_chains_models(monkeypatch):
     from gre_cli.cmd_models import _param_count
     from models import registry
