@@ -174,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                 f" dB on {degrade.reverb_noise_prob:.0%} of the reverberant pairs, as `gre train --reverb-noise`"
                 if degrade.reverb_noise_prob else "")
              + "), and the same clean files given unchanged as input (a model should leave them "
-             "as they are). Means ± 95 % CI; files the scorer rejects are left out (`failed`). "
+             "as they are). Means ± 95 % CI, each over the files that metric could score; `failed` counts the "
+             "files where some metric could not (mostly STOI on clips of a word or two: it needs 30 non-silent "
+             "frames). "
              f"Δ: PESQ-WB minus that of the first model ({models[0][0]}) on the same files, mean ± 95 % CI of "
              "the per-file differences (a paired comparison).", "",
              "| system | degraded: PESQ-WB | Δ | STOI | SI-SDR [dB] |" + (" LSD |" if "lsd" in metrics else "")
