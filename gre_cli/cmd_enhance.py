@@ -114,7 +114,7 @@ def enhance_command(
     skip_existing: bool = typer.Option(True, "--skip-existing/--overwrite", help="Skip inputs whose output exists, or overwrite them."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write one JSON line per input to this file."),
     shard: Optional[str] = typer.Option(None, "--shard", help="K/N: process the K-th of N deterministic slices (K from 1)."),
-    out_sample_rate: Optional[int] = typer.Option(None, "--out-sample-rate", help="Output rate in Hz (default: the input's rate; for bwe and universal at least the model's 16 kHz, so narrowband input comes out wideband)."),
+    out_sample_rate: Optional[int] = typer.Option(None, "--out-sample-rate", help="Output rate in Hz (default: the input's rate; for bwe, universal and a chain with a bandwidth extender at least the model's 16 kHz, so narrowband input comes out wideband)."),
     mono: bool = typer.Option(False, "--mono", help="Downmix to one channel (default: enhance every channel)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads for the model (default: torch's choice; 1 is best on a busy machine)."),
     streams: Optional[int] = typer.Option(None, "--streams", help="CPU: chunks run as this many concurrent one-thread model calls (default: --threads; 1 = one call using all threads)."),
