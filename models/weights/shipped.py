@@ -62,6 +62,13 @@ register(RegistryEntry(
     source='gre train run denoise-augment, averaged weights (the average of 4 checkpoints (steps 1,500, 2,000, 2,500, 2,523)); model card masknet-psm-refine-augment-denoise.md',
 ), default_for=())
 register(RegistryEntry(
+    name='masknet-psm-refine-augment-v2-denoise', arch='masknet', config_name='psm_refine',
+    tasks=('denoise',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-psm-refine-augment-v2-denoise.safetensors',
+    sha256='c09b142277ac57751308d3cbbdea04c999b79e61f7272daccf0dcc470aeea524',
+    source='gre train run denoise-augment, averaged weights (the average of 6 checkpoints (steps 3,000, 3,500, 4,000, 4,500, 5,000, 5,094)); model card masknet-psm-refine-augment-v2-denoise.md',
+), default_for=('denoise',))
+register(RegistryEntry(
     name='masknet-psm-refine-denoise', arch='masknet', config_name='psm_refine',
     tasks=('denoise',), mode='enhance', sample_rate_hz=16000,
     weights_file='masknet-psm-refine-denoise.safetensors',
@@ -74,7 +81,7 @@ register(RegistryEntry(
     weights_file='masknet-psm-refine-soup-denoise.safetensors',
     sha256='8512e975553bf00a2902058d03ad6cb56a2766a8d7ffae7920071c51085d6e32',
     source='gre train run denoise-augment, averaged weights (the average of 2 weight files (masknet-psm-refine-denoise.safetensors, masknet-psm-refine-augment-denoise.safetensors)); model card masknet-psm-refine-soup-denoise.md',
-), default_for=('denoise',))
+), default_for=())
 register(RegistryEntry(
     name='masknet-psm-universal-v2', arch='masknet', config_name='psm',
     tasks=('universal',), mode='enhance', sample_rate_hz=16000,
