@@ -207,6 +207,17 @@ def remove_stale_temporaries(final: Path) -> int:
     return removed
 
 
+def remove_temporaries(paths: set[Path]) -> None:
+    """Delete these temporaries (those already renamed into place or never created are gone) and
+    empty the set."""
+    for temp in list(paths):
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        paths.discard(temp)
+
+
 def _write_failed(name: str, err: BaseException) -> AudioError:
     if isinstance(err, OSError) and err.errno == errno.ENOSPC:
         return AudioError(f"{name}: disk full while writing; free space and run again (nothing was left behind)")
@@ -223,15 +234,22 @@ class AtomicWriter:
             w.commit()            # rename into place; leaving the block without commit removes the temporary
 
     ``path == "-"`` buffers in memory and copies to stdout on commit.
+
+    ``pending``: a set the temporary's path joins *before* the file is created and leaves once it is
+    committed or removed. A signal (Ctrl-C) can land inside this constructor, after the file exists
+    but before the caller holds the writer to abort it; the owner of the set then deletes what is
+    left with :func:`remove_temporaries`.
     """
 
-    def __init__(self, path: str | Path, sample_rate_hz: int, channels: int, format: str, subtype: str):
+    def __init__(self, path: str | Path, sample_rate_hz: int, channels: int, format: str, subtype: str, *,
+                 pending: set[Path] | None = None):
         self.name = str(path)
         self.subtype = subtype
         self.frames = 0
         self._stdout = self.name == STDIO
         self._final = None if self._stdout else Path(path)
         self._temp: Path | None = None
+        self._pending = pending if pending is not None else set()
         try:
             if self._stdout:
                 self._file = io.BytesIO()
@@ -239,7 +257,9 @@ class AtomicWriter:
                 self._final.parent.mkdir(parents=True, exist_ok=True)
                 remove_stale_temporaries(self._final)
                 token = secrets.token_hex(4)
-                self._temp = self._final.parent / f".{self._final.name}{TEMP_MARK}{_HOST}-{os.getpid()}-{token}"
+                temp = self._final.parent / f".{self._final.name}{TEMP_MARK}{_HOST}-{os.getpid()}-{token}"
+                self._pending.add(temp)
+                self._temp = temp
                 self._file = open(self._temp, "xb")  # exclusive: no two writers share a temporary
             self._sf = sf.SoundFile(self._file, "w", samplerate=sample_rate_hz, channels=channels,
                                     format=format, subtype=subtype)
@@ -270,6 +290,7 @@ class AtomicWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             os.replace(self._temp, self._final)
+            self._pending.discard(self._temp)
             self._temp = None
         except Exception as err:  # noqa: BLE001
             self.abort()
@@ -284,10 +305,8 @@ class AtomicWriter:
             except Exception:  # noqa: BLE001 - already failing; cleaning up is all that is left
                 pass
         if self._temp is not None:
-            try:
-                os.unlink(self._temp)
-            except FileNotFoundError:
-                pass
+            remove_temporaries({self._temp})
+            self._pending.discard(self._temp)
             self._temp = None
 
     def __enter__(self) -> "AtomicWriter":

@@ -35,7 +35,7 @@ import soxr
 import torch
 from torch.utils.data import DataLoader
 
-from models.audio_io import STDIO, AtomicWriter, AudioError, output_format, source
+from models.audio_io import STDIO, AtomicWriter, AudioError, output_format, remove_temporaries, source
 from models.device import check_precision, module_device
 from models.enhance_inputs import Discovery, Job, Shard, discover
 from models.enhance_loader import ChunkData, ChunkStream, FileFailed, FileStart, LoadSettings
@@ -217,6 +217,9 @@ class _Run:
         self.open: dict[int, _OpenFile] = {}
         self.dead: set[int] = set()  # jobs that failed; their remaining items are dropped
         self.queues: OrderedDict[int, list[_Row]] = OrderedDict()  # row length -> rows, oldest first
+        #: Temporaries of this run's writers not yet committed or removed: an interrupt can land while a
+        #: writer is being made, before it is in ``open`` (see AtomicWriter's ``pending``).
+        self.pending_temporaries: set[Path] = set()
         self.jobs: list[Job] = []
         self.report = None
 
@@ -260,7 +263,8 @@ class _Run:
         started = time.perf_counter()
         try:
             fmt, subtype = output_format(info, job.output)
-            writer = AtomicWriter(job.output, out_rate, head.channels, fmt, subtype)
+            writer = AtomicWriter(job.output, out_rate, head.channels, fmt, subtype,
+                                  pending=self.pending_temporaries)
         except AudioError as err:
             self.dead.add(head.job)
             self.finish(FileResult(job.input, None, "error", str(err), info.duration_s, time.perf_counter() - started))
@@ -402,6 +406,7 @@ class _Run:
             for state in self.open.values():  # interrupted: leave nothing half-written behind
                 state.writer.abort()
             self.open.clear()
+            remove_temporaries(self.pending_temporaries)  # and nothing a writer being made had started
         self.summary.wall_seconds = time.perf_counter() - t0
         return self.summary
 

@@ -231,6 +231,32 @@ def test_full_disk_mid_file_leaves_nothing_and_the_run_goes_on(tiny, tmp_path, m
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.wav"]
 
 
+@pytest.mark.parametrize("where", ["inside the writer", "before the run holds the writer"])
+def test_an_interrupt_while_a_writer_is_made_leaves_no_temporary(tiny, tmp_path, monkeypatch, where):
+    # Ctrl-C lands just after a file's temporary is created and before the run can abort its writer:
+    # inside the writer's constructor, or between the constructor and the run's bookkeeping.
+    from models import batch_enhance
+
+    sf.write(_mkdir(tmp_path / "in") / "a.wav", speech_like(4000, 1), 16000)
+    if where == "inside the writer":
+        real_init = sf.SoundFile.__init__
+
+        def init(sfile, file, mode="r", *args, **kwargs):
+            if mode == "w":
+                raise KeyboardInterrupt
+            return real_init(sfile, file, mode, *args, **kwargs)
+
+        monkeypatch.setattr(sf.SoundFile, "__init__", init)
+    else:
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(batch_enhance, "OverlapAdder", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        enhance_paths([str(tmp_path / "in")], str(tmp_path / "out"), tiny, EnhanceOptions(**CHUNKING))
+    assert list((tmp_path / "out").iterdir()) == []  # no temporary, no output
+
+
 def test_skip_existing_then_overwrite(tiny, tmp_path):
     sf.write(_mkdir(tmp_path / "in") / "a.wav", speech_like(2000, 1), 16000)
     out = tmp_path / "out" / "a.wav"
