@@ -68,16 +68,14 @@ def widens_bandwidth(task: str | None, model_tasks: tuple[str, ...]) -> bool:
 def model_widens_bandwidth(model: torch.nn.Module, task: str | None) -> bool:
     """Whether running ``model`` (for ``task``, or None) gives wideband output from narrowband input.
 
-    As :func:`widens_bandwidth`, and also for a model chain with a stage trained for nothing but
-    bandwidth extension: that stage fills the missing band whatever task the chain was asked for
-    (``--model denoiser+masknet-map-bwe --task denoise`` on an 8 kHz call), so resampling its output
-    back to the input's rate would throw away the band it made.
+    As :func:`widens_bandwidth`, and also for a model chain that extends bandwidth whatever task it
+    was asked for (``ChainedEnhancer.extends_bandwidth``: ``--model denoiser+masknet-map-bwe --task
+    denoise`` on an 8 kHz call), so resampling its output back to the input's rate would throw away
+    the band it made.
     """
     info = getattr(model, "info", None)
-    if widens_bandwidth(task, info.tasks if info is not None else ()):
-        return True
-    stage_infos = [getattr(stage, "info", None) for stage in getattr(model, "stages", ())]
-    return any(s is not None and s.tasks and all(t == "bwe" for t in s.tasks) for s in stage_infos)
+    return (widens_bandwidth(task, info.tasks if info is not None else ())
+            or bool(getattr(model, "extends_bandwidth", False)))
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,12 @@ class ChainedEnhancer(nn.Module):
     def sample_rate_hz(self) -> int:
         return self.stages[0].sample_rate_hz
 
+    @property
+    def extends_bandwidth(self) -> bool:
+        """True when one of its models is trained for nothing but bandwidth extension: that model fills
+        a band the input lacks, whatever task the chain is run for, and later models keep it."""
+        return any(tuple(stage.info.tasks) == ("bwe",) for stage in self.stages)
+
     def forward(self, wave: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
         wave = wave.float()
         if gain is None:
