@@ -86,6 +86,11 @@ def train_command(
     keep_weights: bool = typer.Option(False, "--keep-weights/--no-keep-weights",
                                       help="Also keep each checkpoint's weights as weights/step-N.safetensors in the "
                                       "run dir, for `gre average-weights`."),
+    canonical_polarity: Optional[bool] = typer.Option(
+        None, "--canonical-polarity/--keep-polarity",
+        help="Read every clean file the same way up: files whose LPC residual is negatively skewed are sign-flipped "
+        "(a magnitude cannot tell x from -x, so mixed polarity teaches phase retrieval two answers). Default: on for "
+        "--task phase only."),
 ) -> None:
     """Train on clean speech degraded on the fly; resumable, validated, logged to the run dir."""
     from dataclasses import replace
@@ -108,6 +113,7 @@ def train_command(
             precision=precision, device=device, workers=workers, threads=threads, val_every=val_every,
             ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
             low_memory=low_memory, init_weights=init_weights, keep_weights=keep_weights,
+            canonical_polarity=canonical_polarity,
             losses=parse_loss_overrides(default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch,
                                                        recipe_name=loss_recipe), loss),
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {}),

@@ -70,9 +70,10 @@ class DegradedCrops(Dataset):
 
     def _clean_crop(self, rng: np.random.Generator) -> np.ndarray:
         n, rate = self.spec.segment_samples, self.spec.degrade.sample_rate_hz
-        x = np.zeros(n, np.float32)
+        x, sign = np.zeros(n, np.float32), 1
         for _ in range(MAX_REDRAWS):
             f = self.clean(rng)
+            sign = f.polarity
             try:
                 if f.frames >= n:
                     start = int(rng.integers(0, f.frames - n + 1))
@@ -86,7 +87,7 @@ class DegradedCrops(Dataset):
                 x = np.pad(x, (0, n - len(x)))
             if D.active_mask(x, rate).mean() >= MIN_ACTIVE_FRACTION * min(1.0, f.frames / n):
                 break
-        return x[:n].astype(np.float32)
+        return (sign * x[:n]).astype(np.float32)
 
     def _noise_crop(self, rng: np.random.Generator) -> np.ndarray:
         n, rate = self.spec.segment_samples, self.spec.degrade.sample_rate_hz

@@ -59,6 +59,11 @@ class TrainConfig:
     #: Also keep the weights of every checkpoint as ``weights/step-NNNNNNN.safetensors``, for
     #: checkpoint averaging (`gre average-weights`); off by default to save disk.
     keep_weights: bool = False
+    #: Read every clean file the same way up (sign-flip those whose LPC residual is negatively
+    #: skewed; models.data.polarity). A magnitude cannot tell x from -x, so a phase-retrieval
+    #: corpus of mixed polarity teaches two answers for one input. None = on for the phase task
+    #: only (the other tasks do not care and their scans stay as they were).
+    canonical_polarity: bool | None = None
 
     #: Fields that may change when a run is resumed (they do not change what is learnt).
     RESUMABLE = ("steps", "workers", "threads", "device", "val_every", "ckpt_every", "log_every",
@@ -83,6 +88,10 @@ class TrainConfig:
     @property
     def segment_samples(self) -> int:
         return int(round(self.segment_seconds * self.degrade.sample_rate_hz))
+
+    @property
+    def reads_canonical_polarity(self) -> bool:
+        return self.task == "phase" if self.canonical_polarity is None else self.canonical_polarity
 
     @property
     def mode(self) -> str:

@@ -283,7 +283,9 @@ class Trainer:
         if not self.dist.main:
             _barrier(self.dist)
         cache = lambda name: self.run_dir / name  # noqa: E731
-        lists = {"clean": scan_cached(list(cfg.clean_dirs), cache("files_clean.json"), what="clean", **scan)}
+        polarity = dict(estimate_polarity=cfg.reads_canonical_polarity)
+        lists = {"clean": scan_cached(list(cfg.clean_dirs), cache("files_clean.json"), what="clean", **scan,
+                                      **polarity)}
         if D.needs_noise(cfg.task, cfg.degrade):
             if not cfg.noise_dirs:
                 why = " (--reverb-noise)" if cfg.task == "dereverb" else ""
@@ -293,7 +295,8 @@ class Trainer:
             lists["rir"] = scan_cached(list(cfg.rir_dirs), cache("files_rir.json"), what="rir",
                                        sample_rate_hz=rate, min_seconds=0.0)
         if cfg.val_clean_dirs and self.dist.main:
-            lists["val"] = scan_cached(list(cfg.val_clean_dirs), cache("files_val.json"), what="val-clean", **scan)
+            lists["val"] = scan_cached(list(cfg.val_clean_dirs), cache("files_val.json"), what="val-clean", **scan,
+                                       **polarity)
         rirs = None
         if D.needs_rir(cfg.task):
             if "rir" in lists:
@@ -307,7 +310,7 @@ class Trainer:
         for name, (_, report) in lists.items():
             self.log.message(report.summary(name))
             self.log.record({"kind": "scan", "what": name, "kept": report.kept, "hours": report.seconds / 3600,
-                             "skipped": report.skipped})
+                             "skipped": report.skipped, "flipped": report.flipped})
         self.scan_reports = {k: v[1] for k, v in lists.items()}
         noise = lists.get("noise", (None,))[0]
         spec = CropSpec(cfg.task, cfg.segment_samples, cfg.seed, cfg.degrade)

@@ -30,14 +30,15 @@ def build_val_set(files: list[AudioFile], task: str, cfg: D.DegradeConfig, seed:
                   max_seconds: float, noise: list[AudioFile] | None, rirs: list[np.ndarray] | None) -> list[ValItem]:
     """Up to ``count`` files spread over ``files``, the first ``max_seconds`` of each, degraded
     deterministically (the same items at every validation and on resume). Every item is degraded:
-    the training-only ``clean_prob`` is ignored (clean input is scored on its own)."""
+    the training-only ``clean_prob`` is ignored (clean input is scored on its own). Each file is read
+    in its scanned polarity, as training reads it."""
     rate = cfg.sample_rate_hz
     cfg = replace(cfg, clean_prob=0.0)
     picks = files if len(files) <= count else [files[int(i)] for i in np.linspace(0, len(files) - 1, count)]
     items = []
     for k, f in enumerate(picks):
         rng = np.random.default_rng([seed, VAL_SEED_OFFSET, k])
-        clean = read_mono(f.path, rate, 0, int(max_seconds * rate))
+        clean = f.polarity * read_mono(f.path, rate, 0, int(max_seconds * rate))
         deg = D.draw_case(task, cfg, rng)
         noise_x = None
         if deg.snr_db is not None:
