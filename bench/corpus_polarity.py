@@ -4,14 +4,15 @@ applies (models.data.polarity), on a random sample of files per source folder.
     python bench/corpus_polarity.py CORPUS/speech [--files 30] [--seed 0] [--out bench/results/corpus_polarity]
 
 A source is a folder two levels down (``speech/<split>/<source>``) or one level down when there is no
-split level. Per source: the share of sampled files with residual skewness above +0.05 (read as they
-are), below -0.05 (read sign-flipped in phase training) and with too few voiced frames to say, and
-the median skewness. Writes OUT.md and OUT.json.
+split level. Per source: the share of sampled files with residual skewness below -0.05 (the right
+way up, read as they are), above +0.05 (read sign-flipped in phase training) and the rest (too few
+voiced frames or too weak a skew to say; read as they are), and the median skewness. Writes OUT.md and OUT.json.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -58,18 +59,19 @@ def main() -> None:
                      "undecided": float(np.mean(~(np.abs(skew) > MIN_ABS_SKEWNESS))),
                      "median_skewness": float(np.nanmedian(skew)) if np.isfinite(skew).any() else None})
     seconds = time.perf_counter() - start
-    command = " ".join(["python", "bench/corpus_polarity.py", *sys.argv[1:]])
+    command = shlex.join(["python", "bench/corpus_polarity.py", *sys.argv[1:]])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
     lines = ["# Polarity of each speech source (`bench/corpus_polarity.py`)", "",
              f"Command: `{command}`. Skewness of the per-frame normalised LPC residual of voiced frames "
              f"(`models/data/polarity.py`); |skewness| <= {MIN_ABS_SKEWNESS} or too few voiced frames is "
-             "undecided (read as is). `gre train --task phase` reads the negative files sign-flipped.", "",
-             "| source | files | positive | negative (flipped) | undecided | median skewness |",
+             "undecided (read as is). Speech the right way up has a negative skewness; `gre train --task phase` "
+             "reads the positive files sign-flipped.", "",
+             "| source | files | negative (upright) | positive (flipped) | undecided | median skewness |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         median = "-" if r["median_skewness"] is None else f"{r['median_skewness']:+.2f}"
-        lines.append(f"| {r['source']} | {r['files']} | {100 * r['positive']:.0f} % | {100 * r['negative']:.0f} % | "
+        lines.append(f"| {r['source']} | {r['files']} | {100 * r['negative']:.0f} % | {100 * r['positive']:.0f} % | "
                      f"{100 * r['undecided']:.0f} % | {median} |")
     total = sum(r["files"] for r in rows)
     lines += ["", f"{total} files in {seconds:.0f} s ({1000 * seconds / max(total, 1):.0f} ms a file, shared cores)."]

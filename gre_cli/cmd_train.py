@@ -88,7 +88,7 @@ def train_command(
                                       "run dir, for `gre average-weights`."),
     canonical_polarity: Optional[bool] = typer.Option(
         None, "--canonical-polarity/--keep-polarity",
-        help="Read every clean file the same way up: files whose LPC residual is negatively skewed are sign-flipped "
+        help="Read every clean file the same way up: files whose LPC residual is positively skewed are sign-flipped "
         "(a magnitude cannot tell x from -x, so mixed polarity teaches phase retrieval two answers). Default: on for "
         "--task phase only."),
 ) -> None:

@@ -59,7 +59,7 @@ class TrainConfig:
     #: Also keep the weights of every checkpoint as ``weights/step-NNNNNNN.safetensors``, for
     #: checkpoint averaging (`gre average-weights`); off by default to save disk.
     keep_weights: bool = False
-    #: Read every clean file the same way up (sign-flip those whose LPC residual is negatively
+    #: Read every clean file the same way up (sign-flip those whose LPC residual is positively
     #: skewed; models.data.polarity). A magnitude cannot tell x from -x, so a phase-retrieval
     #: corpus of mixed polarity teaches two answers for one input. None = on for the phase task
     #: only (the other tasks do not care and their scans stay as they were).
