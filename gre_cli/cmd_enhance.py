@@ -109,7 +109,7 @@ def enhance_command(
     precision: str = typer.Option("fp32", "--precision", help="fp32, bf16, or fp16 (CUDA only)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Chunks (one channel each) per model call (default: 6 s of audio per call on CPU, 32 s on CUDA; memory grows with it)."),
     workers: int = typer.Option(1, "--workers", help="Processes decoding and resampling while the model runs (0: none)."),
-    chunk_seconds: float = typer.Option(DEFAULT_CHUNK_SECONDS, "--chunk-seconds", help="Chunk length for long files (0: whole files)."),
+    chunk_seconds: float = typer.Option(DEFAULT_CHUNK_SECONDS, "--chunk-seconds", help="Chunk length for long files (0: whole files; Griffin-Lim phase retrieval always runs on whole files)."),
     overlap_seconds: float = typer.Option(DEFAULT_OVERLAP_SECONDS, "--overlap-seconds", help="Cross-fade between chunks."),
     skip_existing: bool = typer.Option(True, "--skip-existing/--overwrite", help="Skip inputs whose output exists, or overwrite them."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write one JSON line per input to this file."),

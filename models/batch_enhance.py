@@ -376,7 +376,10 @@ class _Run:
                 self.finish(FileResult(job.input, job.output, "skipped", None, _duration_or_none(job.output)))
             else:
                 todo.append(i)
-        settings = LoadSettings(model_rate_hz=self.rate, chunk_samples=int(round(opts.chunk_seconds * self.rate)),
+        # A model whose output has no fixed phase reference (Griffin-Lim) must see whole files: its chunks
+        # would differ by arbitrary phase offsets and cancel where they are cross-faded.
+        chunk_seconds = 0.0 if getattr(self.model, "whole_file", False) else opts.chunk_seconds
+        settings = LoadSettings(model_rate_hz=self.rate, chunk_samples=int(round(chunk_seconds * self.rate)),
                                 overlap_samples=int(round(opts.overlap_seconds * self.rate)), mono=opts.mono)
         stream = ChunkStream([(i, source(jobs[i].input)) for i in todo], settings)
         workers = 0 if sources_from_stdin else min(opts.workers, len(todo))

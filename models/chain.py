@@ -71,6 +71,11 @@ class ChainedEnhancer(nn.Module):
         return self.stages[0].sample_rate_hz
 
     @property
+    def whole_file(self) -> bool:
+        """True if one of the stages must see whole files (see models.classical.GriffinLimEnhancer)."""
+        return any(getattr(stage, "whole_file", False) for stage in self.stages)
+
+    @property
     def extends_bandwidth(self) -> bool:
         """True when one of its models is trained for nothing but bandwidth extension: that model fills
         a band the input lacks, whatever task the chain is run for, and later models keep it."""

@@ -67,6 +67,10 @@ register(RegistryEntry(
     mode="phase_retrieval", source="classical (fast Griffin-Lim, no weights)",
 ), default_for=("phase",))
 register(RegistryEntry(
+    name="pghi-griffin-lim", arch="classical", config_name="fast, 100 iterations, PGHI start", tasks=("phase",),
+    mode="phase_retrieval", source="classical (fast Griffin-Lim from a phase-gradient heap integration, no weights)",
+))
+register(RegistryEntry(
     name="wiener", arch="classical", config_name="decision-directed", tasks=("denoise",), mode="enhance",
     source="classical (Wiener filter, no weights)",
 ), default_for=("denoise",))
