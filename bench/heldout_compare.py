@@ -11,7 +11,8 @@ same held-out clean files given as input unchanged, and scores every model on bo
         --heldout-noise C/noise/heldout --models masknet-psm-denoise runs/x/best.safetensors
 
 For denoise, ``--heldout-noise C/noise/heldout-synthetic`` gives the recipe's second condition (steady noise
-and babble of held-out talkers) on the same clean files.
+and babble of held-out talkers) on the same clean files. For phase the input is the clean file itself (a model
+keeps only its magnitude), so there is no separate clean-input pass; PD is scored as well.
 
 A model is a registered name, a checkpoint file, or ``peer:NAME`` for a peer system of
 `gre benchmark` (e.g. ``peer:dfn3``, DeepFilterNet3; only peers without delay, run in this process on
@@ -105,7 +106,7 @@ def _delta(part: dict | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--task", required=True, choices=("denoise", "dereverb", "bwe", "universal"))
+    p.add_argument("--task", required=True, choices=("denoise", "dereverb", "bwe", "universal", "phase"))
     p.add_argument("--models", nargs="+", required=True)
     p.add_argument("--heldout-clean", nargs="+", required=True)
     p.add_argument("--heldout-noise", nargs="+", default=())
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.reverb_noise:
         degrade = replace(degrade, reverb_noise_prob=args.reverb_noise,
                           reverb_noise_snr_range_db=tuple(args.reverb_noise_snr))
-    metrics = METRICS + (("lsd",) if args.task == "bwe" else ())
+    metrics = METRICS + (("lsd",) if args.task == "bwe" else ()) + (("pd",) if args.task == "phase" else ())
+    extra = [m for m in ("lsd", "pd") if m in metrics]  # columns after SI-SDR
     models = parse_models(args.models)
     spec = HeldoutSpec(tuple(args.heldout_clean), tuple(args.heldout_noise), tuple(args.heldout_rir), files=args.files)
     scores: dict[str, dict[str, dict]] = {}
@@ -141,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         evs, why = build_heldout_set(spec, args.task, degrade, Path(tmp))
         if evs is None:
             sys.exit(why)
-        inputs = {"degraded": evs.input_dir, "clean input": evs.reference_dir}
+        inputs = {"degraded": evs.input_dir}
+        if args.task != "phase":  # phase: the degraded input is the clean file already
+            inputs["clean input"] = evs.reference_dir
         for kind, src in inputs.items():
             est_dirs = [src] if kind == "degraded" else []
             for i, (label, model) in enumerate(models):
@@ -179,13 +183,13 @@ def main(argv: list[str] | None = None) -> int:
              "frames). "
              f"Δ: PESQ-WB minus that of the first model ({models[0][0]}) on the same files, mean ± 95 % CI of "
              "the per-file differences (a paired comparison).", "",
-             "| system | degraded: PESQ-WB | Δ | STOI | SI-SDR [dB] |" + (" LSD |" if "lsd" in metrics else "")
+             "| system | degraded: PESQ-WB | Δ | STOI | SI-SDR [dB] |" + "".join(f" {m.upper()} |" for m in extra)
              + " clean input: PESQ-WB | Δ | STOI | failed |",
-             "|---|---|---|---|---|" + ("---|" if "lsd" in metrics else "") + "---|---|---|---|"]
+             "|---|---|---|---|---|" + "---|" * len(extra) + "---|---|---|---|"]
     for name, kinds in scores.items():
         deg, cln = kinds.get("degraded"), kinds.get("clean input")
         lines.append(f"| {name} | {_cell(deg, 'pesq_wb')} | {_delta(deg)} | {_cell(deg, 'stoi')} | "
-                     f"{_cell(deg, 'si_sdr')} | " + (f"{_cell(deg, 'lsd')} | " if "lsd" in metrics else "")
+                     f"{_cell(deg, 'si_sdr')} | " + "".join(f"{_cell(deg, m)} | " for m in extra)
                      + f"{_cell(cln, 'pesq_wb')} | {_delta(cln)} | {_cell(cln, 'stoi')} | "
                      f"{deg['failed'] if deg else '-'} |")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
