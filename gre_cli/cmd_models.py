@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 
 import typer
 from rich.console import Console
@@ -42,12 +43,23 @@ def models_command(as_json: bool = typer.Option(False, "--json", help="Print JSO
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    header = ("name", "arch/config", "tasks", "default for", "params", "rate", "source")
+    cells = [(r["name"], f"{r['arch']}/{r['config']}", ",".join(r["tasks"]), ",".join(r["default_for"]) or "-",
+              f"{r['params']:,}", f"{r['sample_rate_hz']}", r["source"] + ("" if r["available"] else " (missing)"))
+             for r in rows]
+    if not sys.stdout.isatty():
+        # Piped (`gre models | grep denoise`, `| cut -f1`): one tab-separated line per model, nothing cut
+        # short; an 80-column table would cut the names themselves.
+        for line in (header, *cells):
+            typer.echo("\t".join(line))
+        return
     table = Table(title="gre models")
-    for column in ("name", "arch/config", "tasks", "default for", "params", "rate", "source"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(r["name"], f"{r['arch']}/{r['config']}", ",".join(r["tasks"]), ",".join(r["default_for"]) or "-",
-                      f"{r['params']:,}", f"{r['sample_rate_hz']}", r["source"] + ("" if r["available"] else " (missing)"))
+    for column in header:
+        # Names are what users copy into --model: never wrapped or cut.
+        table.add_column(column, no_wrap=column == "name", min_width=max(len(r["name"]) for r in rows)
+                         if column == "name" else None)
+    for row in cells:
+        table.add_row(*row)
     Console().print(table)
 
 

@@ -26,6 +26,16 @@ def test_models_table_and_json(gre):
     assert "gre-tiny-random" in table
 
 
+def test_models_piped_lists_every_name_whole(gre):
+    """Piped output (not a terminal, default 80 columns) is one tab-separated line per model."""
+    rows = json.loads(subprocess.run([gre, "models", "--json"], capture_output=True, text=True, check=True).stdout)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    lines = subprocess.run([gre, "models"], capture_output=True, text=True, check=True, env=env).stdout.splitlines()
+    assert lines[0].split("\t")[0] == "name"
+    assert [line.split("\t")[0] for line in lines[1:]] == [r["name"] for r in rows]
+    assert all(len(line.split("\t")) == 7 for line in lines)
+
+
 def test_unknown_command_is_a_usage_error(gre):
     out = subprocess.run([gre, "frobnicate"], capture_output=True, text=True)
     assert out.returncode == 2
