@@ -57,6 +57,15 @@ def test_no_voiced_frames_means_no_flip():
     assert np.isnan(residual_skewness(np.ones(100, np.float32), RATE))  # shorter than a frame
 
 
+def test_a_failed_lpc_fit_is_no_evidence_not_an_error(monkeypatch):
+    def singular(*_args, **_kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(np.linalg, "solve", singular)
+    x = voiced(1.0, 0)
+    assert np.isnan(residual_skewness(x, RATE)) and polarity(-x, RATE) == 1
+
+
 def _folder_with_a_flipped_file(tmp_path):
     d = tmp_path / "clean"
     d.mkdir()

@@ -81,7 +81,10 @@ def residual_skewness(x: np.ndarray, sample_rate_hz: int) -> float:
     frames = _voiced_frames(np.asarray(x), sample_rate_hz)
     if len(frames) < MIN_VOICED_FRAMES:
         return float("nan")
-    e = _lpc_residuals(frames, lpc_order(sample_rate_hz)).ravel()
+    try:
+        e = _lpc_residuals(frames, lpc_order(sample_rate_hz)).ravel()
+    except np.linalg.LinAlgError:  # a degenerate frame must not stop a corpus scan: no evidence
+        return float("nan")
     e = e - e.mean()
     return float((e ** 3).mean() / max((e ** 2).mean(), 1e-30) ** 1.5)
 
