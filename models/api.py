@@ -101,11 +101,19 @@ def _from_registry(name: str) -> torch.nn.Module:
 
 @torch.inference_mode()
 def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | None = None, *,
-            task: str | None = None) -> np.ndarray:
-    """Enhance one signal. ``wave`` is [N] or [C, N] float at ``sample_rate``; returns the same
-    shape, at the same rate. Each channel is enhanced on its own; the whole signal is processed
-    at once (for long files use the chunked pipeline in :mod:`models.overlap_add`)."""
-    from models.audio_resample import resample
+            task: str | None = None, out_sample_rate: int | None = None,
+            upsampled_floor: bool = True) -> np.ndarray:
+    """Enhance one signal. ``wave`` is [N] or [C, N] float at ``sample_rate``; returns [N'] or [C, N']
+    at ``out_sample_rate`` (default: ``sample_rate``, N' = N). Each channel is enhanced on its own;
+    the whole signal is processed at once (for long files use the chunked pipeline in
+    :mod:`models.overlap_add`).
+
+    Bandwidth extension of narrowband input needs ``out_sample_rate=16000`` (the model's rate):
+    at the input's rate the band the model made is resampled away again. (`gre enhance` does this
+    by itself for bwe and universal models.) Input below the model's rate gets, once resampled, a
+    16-bit noise floor as in `gre enhance` (:class:`models.audio_resample.UpsampledFloor`;
+    ``upsampled_floor=False`` leaves it out)."""
+    from models.audio_resample import UpsampledFloor, resample
 
     if model is None or isinstance(model, (str, Path)):
         model = load_model(model, task=task)
@@ -114,9 +122,14 @@ def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | N
     x2 = x[None] if mono else x
     device = module_device(model)
     x_model = resample(x2, sample_rate, model.sample_rate_hz)
+    if upsampled_floor and sample_rate < model.sample_rate_hz:
+        x_model = UpsampledFloor()(x_model)
     y = model(torch.from_numpy(np.ascontiguousarray(x_model)).to(device)).cpu().numpy()
-    y = resample(y, model.sample_rate_hz, sample_rate)
-    y = _fit_length(y, x2.shape[-1])
+    rate_out = sample_rate if out_sample_rate is None else int(out_sample_rate)
+    if rate_out <= 0:
+        raise ValueError(f"out_sample_rate must be a positive rate in Hz, got {out_sample_rate}")
+    y = resample(y, model.sample_rate_hz, rate_out)
+    y = _fit_length(y, int(round(x2.shape[-1] * rate_out / sample_rate)))
     return y[0] if mono else y
 
 

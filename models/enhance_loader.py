@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from models.audio_io import AudioError, AudioInfo, AudioSource, iter_blocks, probe
+from models.audio_resample import UpsampledFloor
 from models.overlap_add import ChunkPlan, plan_chunks
 from models.stft import SILENCE_MEAN_SQUARE, loudness_gain
 
@@ -36,6 +37,8 @@ class LoadSettings:
     chunk_samples: int
     overlap_samples: int
     mono: bool = False
+    #: Add a 16-bit noise floor to audio resampled up to the model rate (models.audio_resample.UpsampledFloor).
+    upsampled_floor: bool = True
     block_frames: int = 1 << 16
     #: Model-rate samples (all channels) kept from the first pass; longer files are read twice.
     cache_samples: int = 1 << 23
@@ -78,6 +81,8 @@ def model_rate_blocks(src: AudioSource, info: AudioInfo, settings: LoadSettings)
     if info.sample_rate_hz != settings.model_rate_hz:
         stream = soxr.ResampleStream(info.sample_rate_hz, settings.model_rate_hz, channels,
                                      dtype="float32", quality="HQ")
+    upsampled = settings.upsampled_floor and info.sample_rate_hz < settings.model_rate_hz
+    floor = UpsampledFloor() if upsampled else (lambda block: block)
     for block in iter_blocks(src, settings.block_frames):
         if settings.mono and block.shape[0] > 1:
             block = block.mean(axis=0, keepdims=True, dtype=np.float32)
@@ -86,11 +91,11 @@ def model_rate_blocks(src: AudioSource, info: AudioInfo, settings: LoadSettings)
         else:
             out = stream.resample_chunk(np.ascontiguousarray(block.T), last=False)
             if out.shape[0]:
-                yield np.ascontiguousarray(out.T)
+                yield floor(np.ascontiguousarray(out.T))
     if stream is not None:
         out = stream.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
         if out.shape[0]:
-            yield np.ascontiguousarray(out.T)
+            yield floor(np.ascontiguousarray(out.T))
 
 
 def _gain_from_mean_square(mean_square: np.ndarray) -> np.ndarray:

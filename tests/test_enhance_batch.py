@@ -138,9 +138,10 @@ def test_file_shorter_than_a_chunk_equals_whole_file_enhancement(tiny, tmp_path)
     assert np.array_equal(y, whole)
 
 
-def test_long_files_streamed_twice_match_files_kept_in_memory(tmp_path):
+@pytest.mark.parametrize("rate", [22050, 8000])  # resampled down; up, with the 16-bit floor
+def test_long_files_streamed_twice_match_files_kept_in_memory(tmp_path, rate):
     path = tmp_path / "x.flac"
-    sf.write(path, speech_like(50_000, 2, seed=3), 22050, subtype="PCM_24")
+    sf.write(path, speech_like(50_000 * rate // 22050, 2, seed=3), rate, subtype="PCM_24")
     base = LoadSettings(model_rate_hz=16000, chunk_samples=4000, overlap_samples=1000, block_frames=3000)
     kept = list(load_file(0, source(path), base))
     streamed = list(load_file(0, source(path), LoadSettings(**{**base.__dict__, "cache_samples": 5000})))
@@ -149,6 +150,33 @@ def test_long_files_streamed_twice_match_files_kept_in_memory(tmp_path):
     chunks = [(a.data, b.data) for a, b in zip(kept[1:], streamed[1:])]
     assert len(chunks) == kept[0].plan.num_chunks == len(streamed) - 1
     assert all(isinstance(c, ChunkData) for c in kept[1:]) and all(np.array_equal(a, b) for a, b in chunks)
+
+
+def test_upsampled_input_gets_the_16bit_floor_in_runs_and_in_the_api(tiny, tmp_path):
+    """An 8 kHz file resampled to the model's 16 kHz gets one 16-bit step of TPDF dither, the same in a
+    directory run as in api.enhance; without it the band above 4 kHz would be numerically empty."""
+    from models.enhance_loader import LoadSettings, load_file
+
+    x = speech_like(12_000, 1, seed=5)
+    sf.write(_mkdir(tmp_path / "in") / "nb.wav", x, 8000, subtype="FLOAT")  # output keeps it: compared exactly
+    settings = LoadSettings(model_rate_hz=16000, chunk_samples=0, overlap_samples=0)
+    with_floor = next(i for i in load_file(0, source(tmp_path / "in" / "nb.wav"), settings) if isinstance(i, ChunkData))
+    plain = next(i for i in load_file(0, source(tmp_path / "in" / "nb.wav"),
+                                      LoadSettings(**{**settings.__dict__, "upsampled_floor": False}))
+                 if isinstance(i, ChunkData))
+    added = with_floor.data - plain.data
+    assert 0.3 / 32768 < added.std() < 0.5 / 32768 and np.abs(added).max() <= 1 / 32768  # TPDF, one step
+    high = np.abs(np.fft.rfft(added[0]))[len(added[0]) * 5 // 16:]  # above 5 kHz: white, not empty
+    assert (high ** 2).mean() > 1e-3 * (np.abs(np.fft.rfft(added[0])) ** 2).mean()
+    enhance_paths([str(tmp_path / "in")], str(tmp_path / "out"), tiny,
+                  EnhanceOptions(chunk_seconds=0, out_sample_rate_hz=16000))
+    y, _ = sf.read(tmp_path / "out" / "nb.wav", dtype="float32")
+    with torch.inference_mode():
+        whole = api.enhance(sf.read(tmp_path / "in" / "nb.wav", dtype="float32")[0], 8000, tiny, out_sample_rate=16000)
+        bare = api.enhance(sf.read(tmp_path / "in" / "nb.wav", dtype="float32")[0], 8000, tiny, out_sample_rate=16000,
+                           upsampled_floor=False)
+    np.testing.assert_allclose(y, whole, atol=1e-6)
+    assert np.abs(whole - bare).max() > 1e-6
 
 
 def test_mono_and_output_rate(tiny, tmp_path):
