@@ -38,7 +38,8 @@ def render_table(result: EvaluationResult) -> Table:
     table = Table(title=f"gre evaluate — reference {result.reference}", title_justify="left")
     table.add_column("metric")
     for name in result.systems:
-        table.add_column(name, justify="right")
+        # fold, never "…": systems are often folders that differ only at the end of a long name
+        table.add_column(name, justify="right", overflow="fold")
     for metric in result.metrics:
         spec = METRICS[metric]
         label = f"{metric} {'↑' if spec.higher_is_better else '↓'}" + (f" [{spec.unit}]" if spec.unit else "")
@@ -104,7 +105,8 @@ def evaluate_command(
         err.print("")
     for note in result.notes:
         err.print(f"note: {note}", markup=False, highlight=False)
-    width = None if sys.stdout.isatty() else max(100, 28 + 20 * len(result.systems))
+    # Piped: wide enough for every system's whole name on one line (a log or a diff should not wrap it).
+    width = None if sys.stdout.isatty() else max(100, 24 + sum(max(len(n), 15) + 3 for n in result.systems))
     print_result(result, Console(width=width))
     try:
         if json_path:

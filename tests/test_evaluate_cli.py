@@ -44,6 +44,22 @@ def test_table_json_csv_side_by_side(gre, dirs, tmp_path):
     assert len((tmp_path / "s.csv").read_text().strip().splitlines()) == 1 + 6
 
 
+def test_piped_table_keeps_long_system_names_whole(gre, dirs, tmp_path):
+    """Systems are often folders that differ only at the end of a long name: piped output (no COLUMNS) must
+    show each whole, on one line, not cut to the same prefix."""
+    import shutil
+
+    names = [f"outputs_of_a_system_with_a_rather_long_folder_name_{k}" for k in ("alpha", "beta", "gamma")]
+    for name in names:
+        shutil.copytree(dirs / "enhanced", tmp_path / name)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    out = subprocess.run([gre, "evaluate", "--ref", str(dirs / "clean"), *(a for n in names for a in ("--est", str(tmp_path / n))),
+                          "--metrics", "si_sdr", "--jobs", "1"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    header = next(line for line in out.stdout.splitlines() if "metric" in line)
+    assert all(name in header for name in names)
+
+
 def test_failures_exit_1_and_are_listed(gre, dirs, tmp_path):
     est = tmp_path / "est"
     write(est / "u0.wav", np.zeros(16000))  # all-zero estimate
