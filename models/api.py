@@ -114,6 +114,7 @@ def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | N
     16-bit noise floor as in `gre enhance` (:class:`models.audio_resample.UpsampledFloor`;
     ``upsampled_floor=False`` leaves it out)."""
     from models.audio_resample import UpsampledFloor, resample
+    from models.stft import SILENCE_MEAN_SQUARE
 
     if model is None or isinstance(model, (str, Path)):
         model = load_model(model, task=task)
@@ -122,8 +123,9 @@ def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | N
     x2 = x[None] if mono else x
     device = module_device(model)
     x_model = resample(x2, sample_rate, model.sample_rate_hz)
-    if upsampled_floor and sample_rate < model.sample_rate_hz:
-        x_model = UpsampledFloor()(x_model)
+    if upsampled_floor and sample_rate < model.sample_rate_hz and x_model.shape[-1]:
+        silent = np.mean(np.square(x_model, dtype=np.float64), axis=-1) <= SILENCE_MEAN_SQUARE
+        x_model = UpsampledFloor()(x_model, silent)  # digital silence stays silence, as in gre enhance
     y = model(torch.from_numpy(np.ascontiguousarray(x_model)).to(device)).cpu().numpy()
     rate_out = sample_rate if out_sample_rate is None else int(out_sample_rate)
     if rate_out <= 0:

@@ -41,8 +41,13 @@ class UpsampledFloor:
     def __init__(self, seed: int = UPSAMPLED_FLOOR_SEED):
         self._rng = np.random.default_rng(seed)
 
-    def __call__(self, block: np.ndarray) -> np.ndarray:
+    def __call__(self, block: np.ndarray, silent: np.ndarray | None = None) -> np.ndarray:
+        """``block`` [C, n] plus the floor, except on the channels where ``silent`` [C] is True:
+        digital silence stays silence (the noise is drawn for them all the same, so that which
+        channels are silent does not change the others' samples)."""
         channels, n = block.shape
         pairs = self._rng.random((n, channels, 2))  # float64: draws continue exactly across calls
         noise = (pairs[..., 0] - pairs[..., 1]).T  # [C, n], triangular on (-1, 1)
+        if silent is not None:
+            noise[np.asarray(silent, dtype=bool)] = 0.0
         return (block + PCM16_STEP * noise).astype(np.float32)

@@ -81,8 +81,6 @@ def model_rate_blocks(src: AudioSource, info: AudioInfo, settings: LoadSettings)
     if info.sample_rate_hz != settings.model_rate_hz:
         stream = soxr.ResampleStream(info.sample_rate_hz, settings.model_rate_hz, channels,
                                      dtype="float32", quality="HQ")
-    upsampled = settings.upsampled_floor and info.sample_rate_hz < settings.model_rate_hz
-    floor = UpsampledFloor() if upsampled else (lambda block: block)
     for block in iter_blocks(src, settings.block_frames):
         if settings.mono and block.shape[0] > 1:
             block = block.mean(axis=0, keepdims=True, dtype=np.float32)
@@ -91,11 +89,11 @@ def model_rate_blocks(src: AudioSource, info: AudioInfo, settings: LoadSettings)
         else:
             out = stream.resample_chunk(np.ascontiguousarray(block.T), last=False)
             if out.shape[0]:
-                yield floor(np.ascontiguousarray(out.T))
+                yield np.ascontiguousarray(out.T)
     if stream is not None:
         out = stream.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
         if out.shape[0]:
-            yield floor(np.ascontiguousarray(out.T))
+            yield np.ascontiguousarray(out.T)
 
 
 def _gain_from_mean_square(mean_square: np.ndarray) -> np.ndarray:
@@ -126,25 +124,34 @@ def load_file(job: int, src: AudioSource, settings: LoadSettings) -> Iterator[Lo
         info = probe(src)
         channels = 1 if settings.mono else info.channels
         # First pass: validate, measure the level, keep the samples when they are few.
-        sum_sq = np.zeros(channels, dtype=np.float64)
+        floored = settings.upsampled_floor and info.sample_rate_hz < settings.model_rate_hz
+        sum_sq = np.zeros(channels, dtype=np.float64)  # of the file as resampled
+        sum_sq_floored = np.zeros(channels, dtype=np.float64)  # of what the model will get
+        floor = UpsampledFloor()
         length = 0
         cache: list[np.ndarray] | None = []
         for block in model_rate_blocks(src, info, settings):
             sum_sq += np.square(block, dtype=np.float64).sum(axis=1)
+            if floored:
+                sum_sq_floored += np.square(floor(block), dtype=np.float64).sum(axis=1)
             length += block.shape[1]
             if cache is not None:
                 cache.append(block)
                 if length * channels > settings.cache_samples:
                     cache = None
+        silent = sum_sq / max(length, 1) <= SILENCE_MEAN_SQUARE
+        if floored:
+            sum_sq = np.where(silent, sum_sq, sum_sq_floored)
         plan = plan_chunks(length, settings.chunk_samples, settings.overlap_samples)
         if cache is not None:
             whole = np.concatenate(cache, axis=1) if cache else np.zeros((channels, 0), np.float32)
+            if floored:  # the same noise as block by block: it depends only on each sample's place
+                whole = UpsampledFloor()(whole, silent)
             # Exactly the gain whole-file processing computes (Enhancer.forward with gain=None).
             gain = loudness_gain(torch.from_numpy(whole)).numpy() if length else np.ones(channels, np.float32)
         else:
             whole = None
             gain = _gain_from_mean_square(sum_sq / max(length, 1))
-        silent = sum_sq / max(length, 1) <= SILENCE_MEAN_SQUARE
         yield FileStart(job, info, channels, length, gain, plan, silent)
         if length == 0:
             return
@@ -153,7 +160,11 @@ def load_file(job: int, src: AudioSource, settings: LoadSettings) -> Iterator[Lo
                 yield ChunkData(job, k, np.ascontiguousarray(whole[:, start:start + plan.chunk]))
         else:
             # Second pass over the file for long inputs: memory stays at about one chunk.
-            for k, data in _cut(model_rate_blocks(src, info, settings), plan, channels, src.name):
+            blocks = model_rate_blocks(src, info, settings)
+            if floored:
+                second = UpsampledFloor()
+                blocks = (second(block, silent) for block in blocks)
+            for k, data in _cut(blocks, plan, channels, src.name):
                 yield ChunkData(job, k, data)
     except AudioError as err:
         yield FileFailed(job, str(err))

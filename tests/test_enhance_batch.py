@@ -179,6 +179,32 @@ def test_upsampled_input_gets_the_16bit_floor_in_runs_and_in_the_api(tiny, tmp_p
     assert np.abs(whole - bare).max() > 1e-6
 
 
+def test_upsampled_digital_silence_stays_silence(tiny, tmp_path):
+    """The floor is not added to a silent channel: an 8 kHz file with one silent channel keeps it exactly
+    silent in a directory run (whole and read twice), api.enhance adds no floor to it, and the other channel
+    is the same in both."""
+    from models.enhance_loader import LoadSettings, load_file
+
+    x = speech_like(12_000, 2, seed=6)  # [N, C]
+    x[:, 1] = 0.0
+    sf.write(_mkdir(tmp_path / "in") / "half.wav", x, 8000, subtype="FLOAT")
+    enhance_paths([str(tmp_path / "in")], str(tmp_path / "out"), tiny, EnhanceOptions(chunk_seconds=0))
+    y, _ = sf.read(tmp_path / "out" / "half.wav", dtype="float32")
+    assert not y[:, 1].any() and y[:, 0].any()
+    with torch.inference_mode():
+        whole = api.enhance(x.T, 8000, tiny)
+        bare = api.enhance(x.T, 8000, tiny, upsampled_floor=False)
+    np.testing.assert_allclose(y[:, 0], whole[0], atol=1e-6)
+    # api.enhance runs silent channels through the model (no pass-through), but without the floor.
+    np.testing.assert_array_equal(whole[1], bare[1])
+    base = LoadSettings(model_rate_hz=16000, chunk_samples=8000, overlap_samples=1000, block_frames=3000)
+    kept = list(load_file(0, source(tmp_path / "in" / "half.wav"), base))
+    twice = list(load_file(0, source(tmp_path / "in" / "half.wav"), LoadSettings(**{**base.__dict__, "cache_samples": 5000})))
+    assert all(np.array_equal(a.data, b.data) for a, b in zip(kept[1:], twice[1:])) and len(kept) == len(twice)
+    assert all(not c.data[1].any() for c in kept[1:])
+    np.testing.assert_allclose(kept[0].gain, twice[0].gain, rtol=1e-6)
+
+
 def test_mono_and_output_rate(tiny, tmp_path):
     sf.write(_mkdir(tmp_path / "in") / "st.wav", speech_like(13_230, 2), 44100, subtype="PCM_16")
     s = enhance_paths([str(tmp_path / "in" / "st.wav")], str(tmp_path / "out"), tiny,
