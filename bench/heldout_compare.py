@@ -167,18 +167,24 @@ def main(argv: list[str] | None = None) -> int:
               "reverb_noise_snr_range_db": list(degrade.reverb_noise_snr_range_db), "files": args.files, "scores": scores}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    if args.task == "phase":
+        pairs = (f"Command: `{command}`; {result['date']}. {args.files} held-out clean files picked by "
+                 "`models/shipping/heldout.py`, each the input (a phase model keeps only its magnitude) and the "
+                 "reference; the input row is the reference scored against itself.")
+    else:
+        pairs = (f"Command: `{command}`; {result['date']}. {args.files} held-out pairs drawn by "
+                 "`models/shipping/heldout.py` ("
+                 + (f"SNR {degrade.snr_range_db[0]:g}..{degrade.snr_range_db[1]:g} dB where noise is added"
+                    if args.task != "dereverb" else "reverberation from the held-out rooms")
+                 + ("; bwe inputs low-passed at random and rounded to 16-bit as in "
+                    "`gre train --band-limit-augment`" if args.band_limit_augment else "")
+                 + (f"; background noise at {degrade.reverb_noise_snr_range_db[0]:g}.."
+                    f"{degrade.reverb_noise_snr_range_db[1]:g} dB on {degrade.reverb_noise_prob:.0%} of the "
+                    "reverberant pairs, as `gre train --reverb-noise`" if degrade.reverb_noise_prob else "")
+                 + "), and the same clean files given unchanged as input (a model should leave them "
+                 "as they are).")
     lines = [f"# Held-out comparison, task {args.task} (`bench/heldout_compare.py`)", "",
-             f"Command: `{command}`; {result['date']}. {args.files} held-out pairs drawn by "
-             "`models/shipping/heldout.py` ("
-             + (f"SNR {degrade.snr_range_db[0]:g}..{degrade.snr_range_db[1]:g} dB where noise is added"
-                if args.task != "dereverb" else "reverberation from the held-out rooms")
-             + ("; bwe inputs low-passed at random and rounded to 16-bit as in "
-                "`gre train --band-limit-augment`" if args.band_limit_augment else "")
-             + (f"; background noise at {degrade.reverb_noise_snr_range_db[0]:g}..{degrade.reverb_noise_snr_range_db[1]:g}"
-                f" dB on {degrade.reverb_noise_prob:.0%} of the reverberant pairs, as `gre train --reverb-noise`"
-                if degrade.reverb_noise_prob else "")
-             + "), and the same clean files given unchanged as input (a model should leave them "
-             "as they are). Means ± 95 % CI, each over the files that metric could score; `failed` counts the "
+             pairs + " Means ± 95 % CI, each over the files that metric could score; `failed` counts the "
              "files where some metric could not (mostly STOI on clips of a word or two: it needs 30 non-silent "
              "frames). "
              f"Δ: PESQ-WB minus that of the first model ({models[0][0]}) on the same files, mean ± 95 % CI of "
