@@ -22,7 +22,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from models.data.files import list_audio, read_mono  # noqa: E402
+from models.data.files import AUDIO_SUFFIXES, list_audio, read_mono  # noqa: E402
 from models.data.polarity import MIN_ABS_SKEWNESS, residual_skewness  # noqa: E402
 
 RATE = 16_000
@@ -31,7 +31,7 @@ RATE = 16_000
 def sources(root: Path) -> list[Path]:
     found = []
     for child in sorted(p for p in root.iterdir() if p.is_dir()):
-        if list(child.glob("*.wav")) or list(child.glob("*.flac")) or list(child.glob("*.ogg")):
+        if any(p.suffix.lower() in AUDIO_SUFFIXES for p in child.iterdir()):
             found.append(child)
         else:
             found.extend(sorted(p for p in child.iterdir() if p.is_dir()))
