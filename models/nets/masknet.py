@@ -46,6 +46,12 @@ domain: |S|^c ~ g |Y|^c + a; the noisy phase is kept and the loss is the authors
 MSE of compressed magnitudes. A mask cannot put energy where the input has none; the added term
 can, which is what bandwidth extension needs (the band above the cut-off is empty in the input).
 
+For **phase retrieval**, ``phase``: two output channels read as an unnormalised (cos, sin) pair,
+whose angle is the output phase; the input magnitude passes through unchanged. It has no mask loss:
+it trains on the phase-retrieval recipe (the weighted omnidirectional phase loss). A conv + GRU
+network sees far more audio per CPU hour than the GRE network, which is what learning an absolute
+phase from a magnitude needs.
+
 The network follows gre's common interface: forward(mag_c, phase) -> (mag_c_hat, phase_hat).
 Real non-negative masks keep the noisy phase; a signed ORM flips it by pi where negative; the cIRM
 adds its own angle. ``forward(..., return_estimate=True)`` also returns the raw estimate, which
@@ -63,8 +69,9 @@ from torch import nn
 from models.config import STFTConfig
 
 MASK_TARGETS = ("ibm", "irm", "iam", "psm", "cirm", "orm")
-#: Every target a MaskNet can learn: the masks and the gain-plus-added-magnitude mapping.
-TARGETS = MASK_TARGETS + ("map",)
+#: Every target a MaskNet can learn: the masks, the gain-plus-added-magnitude mapping, and a phase
+#: (phase retrieval: the magnitude passes through, the network gives the phase).
+TARGETS = MASK_TARGETS + ("map", "phase")
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,7 @@ class MaskNet(nn.Module):
         self.conv_down = nn.Conv2d(c, c, (3, 3), stride=(1, 2), padding=(1, 1))
         self.frame_proj = nn.Linear(c * ((nf + 2 - 3) // 2 + 1), h)
         self.gru = nn.GRU(h, h, num_layers=self.cfg.gru_layers, batch_first=True, bidirectional=True)
-        self.out_channels = 2 if self.cfg.target in ("cirm", "map") else 1
+        self.out_channels = 2 if self.cfg.target in ("cirm", "map", "phase") else 1
         self.head = nn.Linear(2 * h, self.out_channels * nf)
         self.refine = _Refinement(self.out_channels, self.cfg.refine_channels, self.cfg.refine_layers,
                                   time_dilation=self.cfg.refine_time_dilation) \
@@ -162,7 +169,7 @@ class MaskNet(nn.Module):
         return self.cfg.target
 
     def estimate(self, mag: torch.Tensor) -> torch.Tensor:
-        """Raw estimate from the compressed magnitude [B, F, T] -> [B, k, F, T] (k = 2 for cirm and map)."""
+        """Raw estimate from the compressed magnitude [B, F, T] -> [B, k, F, T] (k = 2 for cirm, map, phase)."""
         b, nf, t = mag.shape
         x = F.elu(self.conv_in(mag.transpose(1, 2).unsqueeze(1)))  # [B, C, T, F]
         x = F.elu(self.conv_down(x))  # [B, C, T, F/2]
@@ -179,13 +186,13 @@ class MaskNet(nn.Module):
             return self.cfg.iam_max * torch.sigmoid(x)
         if target == "map":  # (gain, added compressed magnitude)
             return torch.stack((self.cfg.iam_max * torch.sigmoid(x[:, 0]), F.softplus(x[:, 1])), dim=1)
-        return x  # ibm logits; cirm / orm compressed values
+        return x  # ibm logits; cirm / orm compressed values; phase: an unnormalised (cos, sin) pair
 
     def mask(self, estimate: torch.Tensor) -> torch.Tensor:
         """Estimate [B, k, F, T] -> mask [B, F, T] (complex for cirm) that multiplies the noisy STFT."""
         target = self.cfg.target
-        if target == "map":
-            raise ValueError("the map target is a mapping, not a mask: use forward() or mapped_magnitude()")
+        if target in ("map", "phase"):
+            raise ValueError(f"the {target} target is not a mask: use forward()")
         if target == "ibm":
             return torch.sigmoid(estimate[:, 0])
         if target == "cirm":
@@ -207,6 +214,8 @@ class MaskNet(nn.Module):
         estimate = self.estimate(mag)
         if self.cfg.target == "map":
             mag_hat, phase_hat = mapped_magnitude(estimate, mag), phase
+        elif self.cfg.target == "phase":
+            mag_hat, phase_hat = mag, estimated_phase(estimate)
         else:
             mag_hat, phase_hat = self.apply(self.mask(estimate), mag, phase)
         if return_estimate:
@@ -250,11 +259,23 @@ def mapped_magnitude(estimate: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
     return estimate[:, 0] * mag + estimate[:, 1]
 
 
+def estimated_phase(estimate: torch.Tensor) -> torch.Tensor:
+    """The phase target's output: the angle of the (cos, sin) pair [B, 2, F, T] -> radians [B, F, T].
+
+    The pair is not normalised: only its direction matters, so the network need not learn a unit
+    length. (0, 0) gives angle 0, and atan2's gradient there is 0, not NaN."""
+    est = estimate.float()
+    return torch.atan2(est[:, 1], est[:, 0])
+
+
 def mask_loss(cfg: MaskNetConfig, estimate: torch.Tensor, noisy_spec: torch.Tensor,
               clean_spec: torch.Tensor) -> torch.Tensor:
     """See :meth:`MaskNet.mask_loss`; the table in the module docstring gives each target's loss."""
     masks = _masks()
     target = cfg.target
+    if target == "phase":
+        raise ValueError("the phase target has no mask loss: train it on phase losses (gre train --task phase "
+                         "uses the weighted omnidirectional phase loss)")
     estimate = estimate.float()
     noisy_spec, clean_spec = noisy_spec.to(torch.complex64), clean_spec.to(torch.complex64)
     noise_spec = noisy_spec - clean_spec
@@ -286,8 +307,8 @@ def _register() -> None:
 
     register_architecture(Architecture(
         "masknet", MaskNet, MaskNetConfig.from_dict, MASKNET_CONFIGS,
-        "mask estimation (conv + bi-GRU) with a selectable target: ibm, irm, iam, psm, cirm, orm, or map "
-        "(gain + added magnitude, for bandwidth extension) (baseline)",
+        "mask estimation (conv + bi-GRU) with a selectable target: ibm, irm, iam, psm, cirm, orm, map "
+        "(gain + added magnitude, for bandwidth extension), or phase (a phase for phase retrieval) (baseline)",
     ))
 
 

@@ -159,7 +159,10 @@ def default_losses(task: str, metric_disc: bool | None = None, mpd: bool | None 
         raise ValueError(f"unknown --loss-recipe {recipe_name!r}; known: {', '.join(LOSS_RECIPES)}")
     if recipe_name == "target" and arch != "masknet":
         raise ValueError("--loss-recipe target needs a mask-estimation network (--arch masknet)")
-    if arch == "masknet" and recipe_name != "spectral":
+    if recipe_name == "target" and task == "phase":
+        raise ValueError("--loss-recipe target: phase retrieval has no mask target; use auto or spectral")
+    # Phase retrieval has one recipe for every network (a MaskNet then learns the phase target).
+    if arch == "masknet" and recipe_name != "spectral" and task != "phase":
         w = mask_recipe()
         if metric_disc:
             w = replace(w, metric=0.05)

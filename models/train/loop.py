@@ -16,6 +16,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -201,6 +202,20 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     return loaded.state_dict
 
 
+
+def check_network_fits_task(task: str, arch: str, net_cfg: Any) -> None:
+    """Refuse a MaskNet whose output cannot serve the task: phase retrieval needs the phase target
+    (a mask keeps the zero input phase), and the phase target does nothing for any other task."""
+    target = getattr(net_cfg, "target", None)
+    if arch != "masknet" or target is None:
+        return
+    if task == "phase" and target != "phase":
+        raise ValueError(f"--task phase needs a network that outputs a phase: --arch masknet --config phase "
+                         f"(or phase_refine, phase_refine_tf), not the {target!r} target")
+    if task != "phase" and target == "phase":
+        raise ValueError(f"the masknet phase target is for --task phase only (got --task {task})")
+
+
 class Trainer:
     """Holds the run's modules, optimisers and data; :meth:`run` trains to ``cfg.steps``."""
 
@@ -223,6 +238,7 @@ class Trainer:
                       if cfg.init_weights and not has_ckpt else None)
         self.log = RunLog(self.run_dir, cfg.steps, 0, enabled=self.dist.main and not quiet)
         self.stft_cfg = named_config(cfg.arch, cfg.config_name).stft
+        check_network_fits_task(cfg.task, cfg.arch, named_config(cfg.arch, cfg.config_name))
         self._build_data()
         if self.dist.main:
             cfg.save(self.run_dir / "config.json")
