@@ -51,6 +51,28 @@ def test_phase_target_passes_the_magnitude_and_outputs_the_angle_of_its_pair():
         net.mask_loss(est, S.stft(_voiced(), CFG), S.stft(_voiced(), CFG))
 
 
+def test_phase_steps_are_summed_along_frequency():
+    """With phase_steps, a constant step d from bin to bin (bin 0 at a) is the linear phase a + f d,
+    the phase of a pulse away from the frame centre; without, every bin gets the angle itself."""
+    nf, t = CFG.n_freqs, 3
+    a, d = 0.4, -2 * math.pi * 37 / CFG.n_fft  # a pulse 37 samples after the frame centre
+    angles = torch.full((1, nf, t), d)
+    angles[:, 0] = a
+    est = torch.stack((torch.cos(angles), torch.sin(angles)), dim=1) * 3.0  # any length
+    net = MaskNet(MASKNET_CONFIGS["tiny_phase_steps_refine"])
+    with torch.no_grad():
+        net.head.weight.zero_()
+        net.head.bias.copy_(est[0, :, :, 0].reshape(-1))  # the head's output layout is [k * F]
+        _, phase_hat = net(torch.rand(1, nf, t), torch.zeros(1, nf, t))
+    expected = a + d * torch.arange(nf, dtype=torch.float32)
+    wrapped = torch.atan2(torch.sin(expected), torch.cos(expected))
+    for frame in range(t):
+        torch.testing.assert_close(phase_hat[0, :, frame], wrapped, atol=1e-4, rtol=0)
+    assert phase_hat.abs().max() <= math.pi
+    with pytest.raises(ValueError, match="phase target only"):
+        MaskNetConfig(target="psm", phase_steps=True)
+
+
 def test_phase_target_learns_the_phase_of_a_signal_from_its_magnitude():
     """A few Adam steps on the phase-retrieval loss lower the loss and the phase distance of one
     signal (so the gradient reaches every layer through atan2)."""

@@ -86,6 +86,9 @@ class MaskNetConfig:
     refine_channels: int = 0  # R; 0 = no refinement stage (the original MaskNet)
     refine_layers: int = 4
     refine_time_dilation: bool = False  # dilate the residual convs in time too (1, 2, 4, ... frames)
+    # phase target only: the (cos, sin) pair is the phase STEP from bin f-1 to bin f (bin 0: the
+    # phase itself), and the phase is their cumulative sum along frequency (see estimated_phase).
+    phase_steps: bool = False
     stft: STFTConfig = field(default_factory=STFTConfig)
 
     def __post_init__(self):
@@ -93,6 +96,8 @@ class MaskNetConfig:
             raise ValueError(f"unknown mask target {self.target!r}; known: {', '.join(TARGETS)}")
         if self.refine_channels < 0 or self.refine_layers < 0:
             raise ValueError("refine_channels and refine_layers must be >= 0")
+        if self.phase_steps and self.target != "phase":
+            raise ValueError("phase_steps is an option of the phase target only")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,11 +128,16 @@ MASKNET_CONFIGS: dict[str, MaskNetConfig] = {
     **{f"{t}_large_refine_tf": MaskNetConfig(target=t, hidden=192, gru_layers=2, refine_channels=16, refine_layers=4,
                                              refine_time_dilation=True) for t in TARGETS},
     "tiny": MaskNetConfig(conv_channels=2, hidden=8),
+    # Phase retrieval by phase steps along frequency (MaskNetConfig.phase_steps).
+    "phase_steps_refine_tf": MaskNetConfig(target="phase", refine_channels=16, refine_layers=4,
+                                           refine_time_dilation=True, phase_steps=True),
     **{f"tiny_{t}": MaskNetConfig(target=t, conv_channels=2, hidden=8) for t in TARGETS},
     **{f"tiny_{t}_refine": MaskNetConfig(target=t, conv_channels=2, hidden=8, refine_channels=3, refine_layers=2)
        for t in TARGETS},
     **{f"tiny_{t}_refine_tf": MaskNetConfig(target=t, conv_channels=2, hidden=8, refine_channels=3, refine_layers=2,
                                             refine_time_dilation=True) for t in TARGETS},
+    "tiny_phase_steps_refine": MaskNetConfig(target="phase", conv_channels=2, hidden=8, refine_channels=3,
+                                             refine_layers=2, phase_steps=True),
 }
 
 
@@ -215,7 +225,7 @@ class MaskNet(nn.Module):
         if self.cfg.target == "map":
             mag_hat, phase_hat = mapped_magnitude(estimate, mag), phase
         elif self.cfg.target == "phase":
-            mag_hat, phase_hat = mag, estimated_phase(estimate)
+            mag_hat, phase_hat = mag, estimated_phase(estimate, steps=self.cfg.phase_steps)
         else:
             mag_hat, phase_hat = self.apply(self.mask(estimate), mag, phase)
         if return_estimate:
@@ -259,13 +269,25 @@ def mapped_magnitude(estimate: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
     return estimate[:, 0] * mag + estimate[:, 1]
 
 
-def estimated_phase(estimate: torch.Tensor) -> torch.Tensor:
+def estimated_phase(estimate: torch.Tensor, steps: bool = False) -> torch.Tensor:
     """The phase target's output: the angle of the (cos, sin) pair [B, 2, F, T] -> radians [B, F, T].
 
     The pair is not normalised: only its direction matters, so the network need not learn a unit
-    length. (0, 0) gives angle 0, and atan2's gradient there is 0, not NaN."""
+    length. (0, 0) gives angle 0, and atan2's gradient there is 0, not NaN.
+
+    ``steps``: the angles are the phase steps along frequency (bin 0: the phase of bin 0), and the
+    phase is their cumulative sum, wrapped to (-pi, pi]. Why: a glottal pulse tau samples from the
+    frame centre turns the phase by -2 pi f tau / n_fft, a ramp that wraps every few bins. As
+    (cos, sin) of the phase itself that ramp is a fast oscillation across frequency that a
+    per-frame linear head must synthesise for every tau; as a step it is one constant per frame,
+    which the magnitude's rise or fall across frames tells (as in phase-gradient heap integration).
+    """
     est = estimate.float()
-    return torch.atan2(est[:, 1], est[:, 0])
+    angle = torch.atan2(est[:, 1], est[:, 0])
+    if not steps:
+        return angle
+    total = torch.cumsum(angle, dim=1)
+    return torch.atan2(torch.sin(total), torch.cos(total))
 
 
 def mask_loss(cfg: MaskNetConfig, estimate: torch.Tensor, noisy_spec: torch.Tensor,
