@@ -154,7 +154,9 @@ def default_losses(task: str, metric_disc: bool | None = None, mpd: bool | None 
     (``arch="masknet"``) train on their target's loss (``mask``) alone, plus a discriminator only
     when asked explicitly; every other network on the authors' spectral recipe. ``target`` forces
     the mask loss (masknet only); ``spectral`` forces the authors' recipe, for any network (a
-    masknet then learns its mask through the compressed-magnitude, complex and time losses)."""
+    masknet then learns its mask through the compressed-magnitude, complex and time losses). Phase
+    retrieval has no mask loss: every network, a MaskNet with the phase target too, trains on the
+    authors' phase recipe."""
     if recipe_name not in LOSS_RECIPES:
         raise ValueError(f"unknown --loss-recipe {recipe_name!r}; known: {', '.join(LOSS_RECIPES)}")
     if recipe_name == "target" and arch != "masknet":

@@ -16,8 +16,8 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -202,7 +202,6 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     return loaded.state_dict
 
 
-
 def check_network_fits_task(task: str, arch: str, net_cfg: Any) -> None:
     """Refuse a MaskNet whose output cannot serve the task: phase retrieval needs the phase target
     (a mask keeps the zero input phase), and the phase target does nothing for any other task."""
@@ -211,7 +210,7 @@ def check_network_fits_task(task: str, arch: str, net_cfg: Any) -> None:
         return
     if task == "phase" and target != "phase":
         raise ValueError(f"--task phase needs a network that outputs a phase: --arch masknet --config phase "
-                         f"(or phase_refine, phase_refine_tf), not the {target!r} target")
+                         f"(or phase_refine_tf, phase_steps_refine_tf), not the {target!r} target")
     if task != "phase" and target == "phase":
         raise ValueError(f"the masknet phase target is for --task phase only (got --task {task})")
 
