@@ -99,6 +99,16 @@ class MaskNetConfig:
         if self.phase_steps and self.target != "phase":
             raise ValueError("phase_steps is an option of the phase target only")
 
+    def check_task(self, task: str) -> None:
+        """Refuse a task this target cannot serve (``gre train`` asks before it scans the corpus):
+        phase retrieval needs the phase target (a mask keeps the zero input phase), and the phase
+        target does nothing for any other task."""
+        if task == "phase" and self.target != "phase":
+            raise ValueError(f"--task phase needs a network that outputs a phase: --arch masknet --config phase "
+                             f"(or phase_refine_tf, phase_steps_refine_tf), not the {self.target!r} target")
+        if task != "phase" and self.target == "phase":
+            raise ValueError(f"the masknet phase target is for --task phase only (got --task {task})")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -216,8 +226,7 @@ class MaskNet(nn.Module):
         # |M Y|^c = |M|^c |Y|^c in the compressed domain; the mask's angle adds to the noisy phase.
         mag_hat = m.abs().clamp_min(1e-8).pow(self.cfg.stft.compress_factor) * mag
         if m.is_complex() or self.cfg.target == "orm":
-            shifted = phase + torch.angle(m)
-            return mag_hat, torch.atan2(torch.sin(shifted), torch.cos(shifted))
+            return mag_hat, wrap_phase(phase + torch.angle(m))
         return mag_hat, phase
 
     def forward(self, mag: torch.Tensor, phase: torch.Tensor, return_estimate: bool = False):
@@ -286,8 +295,12 @@ def estimated_phase(estimate: torch.Tensor, steps: bool = False) -> torch.Tensor
     angle = torch.atan2(est[:, 1], est[:, 0])
     if not steps:
         return angle
-    total = torch.cumsum(angle, dim=1)
-    return torch.atan2(torch.sin(total), torch.cos(total))
+    return wrap_phase(torch.cumsum(angle, dim=1))
+
+
+def wrap_phase(angle: torch.Tensor) -> torch.Tensor:
+    """Angles (radians) wrapped to (-pi, pi], differentiably."""
+    return torch.atan2(torch.sin(angle), torch.cos(angle))
 
 
 def mask_loss(cfg: MaskNetConfig, estimate: torch.Tensor, noisy_spec: torch.Tensor,

@@ -17,7 +17,6 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -202,19 +201,6 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     return loaded.state_dict
 
 
-def check_network_fits_task(task: str, arch: str, net_cfg: Any) -> None:
-    """Refuse a MaskNet whose output cannot serve the task: phase retrieval needs the phase target
-    (a mask keeps the zero input phase), and the phase target does nothing for any other task."""
-    target = getattr(net_cfg, "target", None)
-    if arch != "masknet" or target is None:
-        return
-    if task == "phase" and target != "phase":
-        raise ValueError(f"--task phase needs a network that outputs a phase: --arch masknet --config phase "
-                         f"(or phase_refine_tf, phase_steps_refine_tf), not the {target!r} target")
-    if task != "phase" and target == "phase":
-        raise ValueError(f"the masknet phase target is for --task phase only (got --task {task})")
-
-
 class Trainer:
     """Holds the run's modules, optimisers and data; :meth:`run` trains to ``cfg.steps``."""
 
@@ -232,17 +218,20 @@ class Trainer:
         _barrier(self.dist)
         cfg, has_ckpt = prepare_run_dir(cfg, self.run_dir, resume)
         self.cfg = cfg
-        # Checked before the corpus scan: a wrong --init-weights fails at once.
-        init_state = (initial_weights(cfg.init_weights, cfg.arch, named_config(cfg.arch, cfg.config_name))
+        self.net_cfg = named_config(cfg.arch, cfg.config_name)
+        # Checked before the corpus scan: a network that cannot serve the task, or a wrong
+        # --init-weights, fails at once.
+        check_task = getattr(self.net_cfg, "check_task", None)
+        if check_task is not None:
+            check_task(cfg.task)
+        init_state = (initial_weights(cfg.init_weights, cfg.arch, self.net_cfg)
                       if cfg.init_weights and not has_ckpt else None)
         self.log = RunLog(self.run_dir, cfg.steps, 0, enabled=self.dist.main and not quiet)
-        self.stft_cfg = named_config(cfg.arch, cfg.config_name).stft
-        check_network_fits_task(cfg.task, cfg.arch, named_config(cfg.arch, cfg.config_name))
+        self.stft_cfg = self.net_cfg.stft
         self._build_data()
         if self.dist.main:
             cfg.save(self.run_dir / "config.json")
         torch.manual_seed(cfg.seed)
-        self.net_cfg = named_config(cfg.arch, cfg.config_name)
         self.net = build_network(cfg.arch, self.net_cfg).to(self.device)
         self.optim = torch.optim.AdamW(self.net.parameters(), cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.ExponentialLR(self.optim, gamma=cfg.lr_decay)
