@@ -204,6 +204,35 @@ def test_refinement_starts_as_the_identity_and_then_changes_the_estimate(target,
     assert (changed - want).abs().amax() > 1e-3
 
 
+@pytest.mark.parametrize("target", ["psm", "iam", "map"])
+def test_long_stage_starts_as_the_identity_and_sees_further_in_time(target):
+    """The second stage of a ``*_refine_long`` network, grown on a refined one's weights, leaves the
+    estimate as it was; once trained (non-zero output) a change of the input 14 frames earlier moves
+    the estimate of a bin, which the first stage alone (+/- 3 frames in the tiny config) cannot see
+    (the tiny second stage, dilated 4 and 8 frames, reaches 3 + 1 + 4 + 8 = 16)."""
+    torch.manual_seed(0)
+    refined = MaskNet(MASKNET_CONFIGS[f"tiny_{target}_refine"]).eval()
+    long = MaskNet(MASKNET_CONFIGS[f"tiny_{target}_refine_long"]).eval()
+    missing, unexpected = long.load_state_dict(refined.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("refine2.") for k in missing)
+    assert [c.dilation for c in long.refine2.convs] == [(4, 1), (8, 1)]
+    noisy, _ = _signals(0.5)
+    mag, _ = S.analyse(noisy, CFG)
+    with torch.no_grad():
+        assert torch.equal(long.estimate(mag), refined.estimate(mag))
+        # Cut the GRU out of both so that only the convolution stages carry context in time.
+        for net in (refined, long):
+            torch.nn.init.zeros_(net.head.weight)
+            torch.nn.init.normal_(net.refine.conv_out.weight, std=0.5)
+        torch.nn.init.normal_(long.refine2.conv_out.weight, std=0.5)
+        late = mag.clone()
+        late[..., :20] *= 3.0  # the first 20 frames
+        frame = 19 + 14
+        moved = lambda net: (net.estimate(late)[..., frame] - net.estimate(mag)[..., frame]).abs().amax()
+        assert moved(refined) == 0
+        assert moved(long) > 1e-4
+
+
 def test_refinement_is_trained_and_keeps_batch_rows_independent():
     """Gradients reach every refinement layer, and each row of a batch is estimated on its own."""
     torch.manual_seed(0)

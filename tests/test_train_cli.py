@@ -221,6 +221,40 @@ def test_init_weights_grows_the_large_masknet_into_the_large_refined_one(tmp_pat
         initial_weights(str(path), "masknet", named_config("masknet", "iam_refine_tf"))
 
 
+def test_init_weights_grows_the_long_stage_onto_a_refined_masknet_stage_by_stage(tmp_path):
+    """A refined file grows the long second stage (only ``refine2.*`` is new, and the run starts at
+    the file's estimate); a plain file grows both stages; a file whose first stage differs from the
+    run's, or a trained second stage given another depth, is refused; the long network does not
+    shrink back."""
+    from dataclasses import replace
+
+    import torch
+
+    from models.architectures import build_network, named_config
+    from models.train.loop import RunDirError, initial_weights
+
+    torch.manual_seed(0)
+    plain_path, refined_path, long_path = (tmp_path / f"{n}.safetensors" for n in ("plain", "refined", "long"))
+    plain, _ = _saved_masknet(plain_path, "tiny_iam")
+    refined, refined_cfg = _saved_masknet(refined_path, "tiny_iam_refine")
+    long_net, long_cfg = _saved_masknet(long_path, "tiny_iam_refine_long")
+    grown = build_network("masknet", long_cfg).eval()
+    missing, unexpected = grown.load_state_dict(initial_weights(str(refined_path), "masknet", long_cfg), strict=False)
+    assert not unexpected and missing and all(k.startswith("refine2.") for k in missing)
+    mag = torch.rand(1, long_cfg.stft.n_freqs, 30)
+    with torch.no_grad():
+        assert torch.equal(grown.estimate(mag), refined.eval().estimate(mag))
+    assert set(initial_weights(str(plain_path), "masknet", long_cfg)) == set(plain.state_dict())
+    refuse = [
+        (refined_path, replace(long_cfg, refine_time_dilation=True)),  # the trained first stage re-dilated
+        (long_path, replace(long_cfg, refine2_layers=long_cfg.refine2_layers + 1)),  # a layer added to it
+        (long_path, refined_cfg),  # the second stage dropped
+    ]
+    for path, cfg in refuse:
+        with pytest.raises(RunDirError, match="--init-weights"):
+            initial_weights(str(path), "masknet", cfg)
+
+
 def test_gre_train_grows_the_registered_default_into_a_refined_run(corpus, tmp_path):
     base = ["--task", "denoise", "--clean", str(corpus["clean"]), "--noise", str(corpus["noise"]),
             "--arch", "masknet", "--batch-size", "2", "--segment-seconds", "0.5", "--workers", "0",

@@ -23,9 +23,15 @@ in time as well (1, 2, 4, 8 frames = 6-50 ms): each bin then sees its own past a
 up to 100 ms away, the cue late-reverberation estimators use (the tail in a bin is a decayed copy
 of that bin tens of milliseconds earlier), which the GRU's one vector per frame smooths away.
 
+A second stage of the same form (``refine2_channels``; the ``<target>_refine_long`` and
+``<target>_refine_tf_long`` configs) follows the first: its residual convs are dilated in time only,
+4, 8, 16, 32 frames, so each bin sees +/- 0.375 s of its own history and future. Rooms with an RT60
+of half a second or more leave energy that long; the first stage reaches 100 ms.
+
 Starting at zero, a refined network computes exactly what the same weights without refinement
 compute, so ``gre train --init-weights`` can grow a trained MaskNet into a refined one (the new
-layers are the only parameters the checkpoint lacks) and fine-tuning starts from its quality.
+stage's layers are the only parameters the checkpoint lacks) and fine-tuning starts from its
+quality. Likewise a network with the first stage grows the second.
 
 What the estimate is, how it becomes a mask and which loss trains it ("the target's usual loss"):
 
@@ -86,6 +92,10 @@ class MaskNetConfig:
     refine_channels: int = 0  # R; 0 = no refinement stage (the original MaskNet)
     refine_layers: int = 4
     refine_time_dilation: bool = False  # dilate the residual convs in time too (1, 2, 4, ... frames)
+    # A second, long-context stage after the first (the ``<target>_refine*_long`` configs): its
+    # residual convs are dilated 4, 8, 16, ... frames in time only; 0 channels = no such stage.
+    refine2_channels: int = 0
+    refine2_layers: int = 4
     # phase target only: the (cos, sin) pair is the phase STEP from bin f-1 to bin f (bin 0: the
     # phase itself), and the phase is their cumulative sum along frequency (see estimated_phase).
     phase_steps: bool = False
@@ -94,8 +104,8 @@ class MaskNetConfig:
     def __post_init__(self):
         if self.target not in TARGETS:
             raise ValueError(f"unknown mask target {self.target!r}; known: {', '.join(TARGETS)}")
-        if self.refine_channels < 0 or self.refine_layers < 0:
-            raise ValueError("refine_channels and refine_layers must be >= 0")
+        if min(self.refine_channels, self.refine_layers, self.refine2_channels, self.refine2_layers) < 0:
+            raise ValueError("refine_channels, refine_layers, refine2_channels and refine2_layers must be >= 0")
         if self.phase_steps and self.target != "phase":
             raise ValueError("phase_steps is an option of the phase target only")
 
@@ -137,6 +147,12 @@ MASKNET_CONFIGS: dict[str, MaskNetConfig] = {
     # The deeper variant with that stage: grown from a trained ``<target>_large`` by --init-weights.
     **{f"{t}_large_refine_tf": MaskNetConfig(target=t, hidden=192, gru_layers=2, refine_channels=16, refine_layers=4,
                                              refine_time_dilation=True) for t in TARGETS},
+    # Either of those plus the long-context second stage (four layers dilated 4-32 frames: +/- 60
+    # frames, 0.375 s, of per-bin context), grown from a trained refined network by --init-weights.
+    **{f"{t}_refine_long": MaskNetConfig(target=t, refine_channels=16, refine_layers=3, refine2_channels=16)
+       for t in TARGETS},
+    **{f"{t}_refine_tf_long": MaskNetConfig(target=t, refine_channels=16, refine_layers=4, refine_time_dilation=True,
+                                            refine2_channels=16) for t in TARGETS},
     "tiny": MaskNetConfig(conv_channels=2, hidden=8),
     # Phase retrieval by phase steps along frequency (MaskNetConfig.phase_steps).
     "phase_steps_refine_tf": MaskNetConfig(target="phase", refine_channels=16, refine_layers=4,
@@ -146,6 +162,8 @@ MASKNET_CONFIGS: dict[str, MaskNetConfig] = {
        for t in TARGETS},
     **{f"tiny_{t}_refine_tf": MaskNetConfig(target=t, conv_channels=2, hidden=8, refine_channels=3, refine_layers=2,
                                             refine_time_dilation=True) for t in TARGETS},
+    **{f"tiny_{t}_refine_long": MaskNetConfig(target=t, conv_channels=2, hidden=8, refine_channels=3, refine_layers=2,
+                                              refine2_channels=3, refine2_layers=2) for t in TARGETS},
     "tiny_phase_steps_refine": MaskNetConfig(target="phase", conv_channels=2, hidden=8, refine_channels=3,
                                              refine_layers=2, phase_steps=True),
 }
@@ -165,10 +183,10 @@ class MaskNet(nn.Module):
     #: Config fields `gre train --init-weights` may change: the same layers learn another target
     #: (e.g. PSM weights start an IAM run); targets with two output channels differ in shape.
     warm_start_free_fields = ("target", "iam_max")
-    #: Config fields whose change only ADDS parameters (under ``warm_start_new_prefixes``) that start
-    #: as the identity: a checkpoint without them is a valid start, the new layers keep their init.
-    warm_start_grow_fields = ("refine_channels", "refine_layers", "refine_time_dilation")
-    warm_start_new_prefixes = ("refine.",)
+    #: Stages a run may ADD to a checkpoint that lacks them (parameter-name prefix -> the config
+    #: fields that shape the stage): each starts as the identity, so the new layers keep their init.
+    warm_start_stages = {"refine.": ("refine_channels", "refine_layers", "refine_time_dilation"),
+                         "refine2.": ("refine2_channels", "refine2_layers")}
 
     def __init__(self, cfg: MaskNetConfig | None = None):
         super().__init__()
@@ -183,6 +201,9 @@ class MaskNet(nn.Module):
         self.refine = _Refinement(self.out_channels, self.cfg.refine_channels, self.cfg.refine_layers,
                                   time_dilation=self.cfg.refine_time_dilation) \
             if self.cfg.refine_channels > 0 else None
+        self.refine2 = _Refinement(self.out_channels, self.cfg.refine2_channels,
+                                   dilations=[(4 * 2 ** i, 1) for i in range(self.cfg.refine2_layers)]) \
+            if self.cfg.refine2_channels > 0 else None
 
     @property
     def mask_target(self) -> str:
@@ -195,10 +216,11 @@ class MaskNet(nn.Module):
         x = F.elu(self.conv_down(x))  # [B, C, T, F/2]
         x = self.frame_proj(x.permute(0, 2, 1, 3).reshape(b, t, -1))  # [B, T, H]
         x, _ = self.gru(x)
-        x = self.head(x).view(b, t, self.out_channels, nf)  # [B, T, k, F]
-        if self.refine is not None:
-            x = self.refine(x.transpose(1, 2), mag.transpose(1, 2).unsqueeze(1)).transpose(1, 2)
-        x = x.permute(0, 2, 3, 1)  # [B, k, F, T]
+        x = self.head(x).view(b, t, self.out_channels, nf).transpose(1, 2)  # [B, k, T, F]
+        for stage in (self.refine, self.refine2):
+            if stage is not None:
+                x = stage(x, mag.transpose(1, 2).unsqueeze(1))
+        x = x.transpose(2, 3)  # [B, k, F, T]
         target = self.cfg.target
         if target in ("irm", "psm"):
             return torch.sigmoid(x)
@@ -254,11 +276,14 @@ class _Refinement(nn.Module):
     the head output unchanged (the warm start from an unrefined MaskNet relies on it).
     """
 
-    def __init__(self, k: int, channels: int, layers: int, time_dilation: bool = False):
+    def __init__(self, k: int, channels: int, layers: int = 0, time_dilation: bool = False,
+                 dilations: list[tuple[int, int]] | None = None):
         super().__init__()
         self.conv_in = nn.Conv2d(k + 1, channels, (3, 3), padding=(1, 1))
-        # Layer i: dilation 2**i in frequency, and in time too with time_dilation ('same' padding).
-        dilations = [(2 ** i if time_dilation else 1, 2 ** i) for i in range(layers)]
+        # Layer i: dilation 2**i in frequency, and in time too with time_dilation ('same' padding);
+        # or the (time, frequency) dilations given, one layer each.
+        if dilations is None:
+            dilations = [(2 ** i if time_dilation else 1, 2 ** i) for i in range(layers)]
         self.convs = nn.ModuleList(nn.Conv2d(channels, channels, (3, 3), padding=d, dilation=d) for d in dilations)
         self.conv_out = nn.Conv2d(channels, k, (1, 1))
         nn.init.zeros_(self.conv_out.weight)

@@ -140,8 +140,8 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     run's, and so must its network config, except for the fields the architecture lists in
     ``warm_start_free_fields`` (a MaskNet's mask target: a PSM network is a good start for an IAM one
     of the same shape) as long as every parameter keeps its name and shape, and for the fields in
-    ``warm_start_grow_fields`` (a MaskNet's refinement stage): then the run's network may have more
-    parameters than the file, all under ``warm_start_new_prefixes``, which keep their initialisation
+    ``warm_start_stages`` (a MaskNet's refinement stages): then the run's network may have more
+    parameters than the file, all in the stages whose fields changed, which keep their initialisation
     (the caller loads the returned state non-strictly). Otherwise a RunDirError names the file and what it holds.
     """
     from dataclasses import asdict
@@ -184,19 +184,19 @@ def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
         return loaded.state_dict
     net = build_network(arch, net_cfg)
     free = set(getattr(net, "warm_start_free_fields", ()))
-    grow = set(getattr(net, "warm_start_grow_fields", ()))
-    new_prefixes = tuple(getattr(net, "warm_start_new_prefixes", ()))
+    stages: dict[str, tuple[str, ...]] = getattr(net, "warm_start_stages", {})
     differ = {k for k in set(have) | set(wanted) if have.get(k) != wanted.get(k)}
     shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     loaded_shapes = {k: tuple(v.shape) for k, v in loaded.state_dict.items()}
-    # Every tensor of the file must fit the run's network. A changed grow field may only add a whole
-    # new stage that starts as the identity: the file may hold none of it (adding a layer to a trained
-    # stage, or dilating its trained kernels differently, would not keep what it learnt).
-    grown = bool(differ & grow)
-    stage_in_file = any(k.startswith(new_prefixes) for k in loaded_shapes)  # False for no prefixes
-    extra_ok = grown and all(k.startswith(new_prefixes) for k in set(shapes) - set(loaded_shapes))
-    fits = all(shapes.get(k) == v for k, v in loaded_shapes.items()) and (set(shapes) == set(loaded_shapes) or extra_ok)
-    if not differ <= free | grow or not fits or (grown and stage_in_file):
+    # Every tensor of the file must fit the run's network. A stage whose config fields changed may
+    # only be added whole, starting as the identity: the file may hold none of it (adding a layer to
+    # a trained stage, or dilating its trained kernels differently, would not keep what it learnt).
+    grown = tuple(prefix for prefix, stage_fields in stages.items() if differ & set(stage_fields))
+    stage_fields_all = {f for stage_fields in stages.values() for f in stage_fields}
+    stage_in_file = any(k.startswith(grown) for k in loaded_shapes)  # False when nothing grows
+    new_only_in_grown = all(k.startswith(grown) for k in set(shapes) - set(loaded_shapes))
+    fits = all(shapes.get(k) == v for k, v in loaded_shapes.items()) and new_only_in_grown
+    if not differ <= free | stage_fields_all or not fits or stage_in_file:
         raise mismatch
     return loaded.state_dict
 
