@@ -35,7 +35,8 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 AUTHORS_SMALL_B4_2S = {"s_per_step": 27.8, "peak_gb": 19.8}
 
-#: name -> (config, batch, segment seconds, precision, gradient checkpointing, low-memory malloc, metric disc)
+#: name -> (config, batch, segment seconds, precision, gradient checkpointing, low-memory malloc, metric disc);
+#: a config "masknet:NAME" is that MaskNet config, trained on its target's own loss (the shipped models' recipe).
 CASES: dict[str, tuple] = {
     "small-b2-1s-plain": ("small", 2, 1.0, "fp32", False, False, False),
     "small-b2-1s-ckpt": ("small", 2, 1.0, "fp32", True, False, False),
@@ -50,6 +51,9 @@ CASES: dict[str, tuple] = {
     "lite-b4-2s-ckpt": ("lite", 4, 2.0, "fp32", True, False, False),
     "lite-b8-1s-ckpt": ("lite", 8, 1.0, "fp32", True, False, False),
     "tiny-b4-2s-plain": ("tiny", 4, 2.0, "fp32", False, False, False),
+    # The MaskNets the shipped models are, at their training batch (16 x 2 s), fp32 against bf16 autocast.
+    **{f"masknet-{c.replace('_', '-')}-b16-2s-{p}": (f"masknet:{c}", 16, 2.0, p, False, False, False)
+       for c in ("psm", "psm_refine", "psm_refine_long", "iam_refine_tf", "iam_refine_tf_long") for p in ("fp32", "bf16")},
 }
 
 
@@ -61,7 +65,10 @@ NOTES = [
     "torch.compile (inductor, CPU): the first step of `small` b1 x 1 s (compilation) did not finish within 20 min "
     "on the busy machine; not usable here.",
     "bf16 autocast costs more CPU time than fp32 for GRE on this CPU (AMX present): the network is dominated by "
-    "small element-wise ops, GRU time steps and casts, not by large matmuls. It does save activation memory.",
+    "small element-wise ops, GRU time steps and casts, not by large matmuls. It does save activation memory. "
+    "For the MaskNets it is the other way round (the masknet rows, 2026-11-27, training runs paused): bf16 "
+    "makes a step 1.7x (plain MaskNet) to 2.2-2.3x (with refinement stages) faster. Their time goes to "
+    "convolutions over the whole time-frequency map, which AMX runs in bf16.",
     "Without --grad-checkpoint, `small` b4 x 2 s would need about 4x the b2 x 1 s peak (~20 GB, like the authors' "
     "19.8 GB); not run here (OOM risk for the other jobs).",
 ]
@@ -95,10 +102,12 @@ def run_case(name: str, repeats: int, threads: int) -> dict:
             t = np.arange(int(16000 * (seconds + 1))) / 16000
             x = np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 2 * t) > 0) if sub == "clean" else rng.standard_normal(len(t))
             sf.write(tmp / sub / f"{i}.wav", (0.1 * x + 0.001 * rng.standard_normal(len(t))).astype(np.float32), 16000)
+    arch, _, config_name = config.rpartition(":")
+    arch = arch or "gre"
     cfg = TrainConfig(task="denoise", clean_dirs=(str(tmp / "clean"),), noise_dirs=(str(tmp / "noise"),),
-                      config_name=config, batch_size=batch, segment_seconds=seconds, precision=precision,
-                      grad_checkpoint=ckpt, low_memory=lowmem, workers=0, threads=threads,
-                      losses=default_losses("denoise", metric_disc=metric))
+                      arch=arch, config_name=config_name, batch_size=batch, segment_seconds=seconds,
+                      precision=precision, grad_checkpoint=ckpt, low_memory=lowmem, workers=0, threads=threads,
+                      losses=default_losses("denoise", metric_disc=metric, arch=arch))
     trainer = Trainer(cfg, tmp / "run", quiet=True)
     items = [trainer.dataset[i] for i in range(batch)]
     x = torch.stack([a for a, _ in items])
@@ -139,7 +148,7 @@ def write_results(rows: list[dict], command: str | None = None) -> None:
              f"`{meta['command']}`. {meta['cpu_count']} cores shared with other jobs: `load` is the load "
              "average when the row started (above 2 the cores were oversubscribed and wall times are inflated).",
              "Step = the trainer's full generator step (denoise recipe losses: STFT, network, iSTFT, mag+pha+com+con"
-             "+time, backward, AdamW), 1 thread. `cpu s` = CPU time per step (median), i.e. the step time on an "
+             "+time, backward, AdamW; the masknet rows: their target's mask loss, as the shipped MaskNets trained), 1 thread. `cpu s` = CPU time per step (median), i.e. the step time on an "
              "idle core; steps/h and audio h/h (hours of training audio per hour) are computed from it. "
              "ckpt = --grad-checkpoint (every MPICM and HADF recomputed in backward); lowmem = --low-memory.",
              f"Authors' code, same machine (issue 5): small b4x2s fp32, 2 threads: {a['s_per_step']} s/step wall "
