@@ -267,6 +267,31 @@ def test_gre_train_grows_the_registered_default_into_a_refined_run(corpus, tmp_p
     assert out.config["refine_channels"] == 16 and any(k.startswith("refine.") for k in out.state_dict)
 
 
+def test_gre_train_masknet_in_bf16_on_the_cpu_tracks_fp32(corpus, tmp_path):
+    """`--precision bf16` (recommended for MaskNets on an AMX CPU) trains the network with both
+    refinement stages through the entry point: the same seed gives losses within bf16 rounding of
+    fp32's, and the saved weights are fp32 and load."""
+    import torch
+
+    from models.checkpoint import load_checkpoint
+
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        run = tmp_path / precision
+        p = _run("--task", "denoise", "--clean", str(corpus["clean"]), "--noise", str(corpus["noise"]),
+                 "--run-dir", str(run), "--arch", "masknet", "--config", "tiny_psm_refine_long", "--batch-size", "2",
+                 "--segment-seconds", "0.5", "--workers", "0", "--threads", "1", "--log-every", "1", "--steps", "3",
+                 "--precision", precision)
+        assert p.returncode == 0, p.stderr
+        records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+        losses[precision] = [r["loss"] for r in records if r.get("kind") == "train"]
+        out = load_checkpoint(run / "model.safetensors")
+        assert all(v.dtype == torch.float32 for v in out.state_dict.values())
+    assert len(losses["bf16"]) == len(losses["fp32"]) == 3
+    np.testing.assert_allclose(losses["bf16"], losses["fp32"], rtol=0.05)
+    assert losses["bf16"] != losses["fp32"]  # bf16 did run in bf16
+
+
 def _rir_folder(root: Path) -> Path:
     rir_dir = root / "rir"
     rir_dir.mkdir(parents=True, exist_ok=True)
