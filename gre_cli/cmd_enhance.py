@@ -116,6 +116,9 @@ def enhance_command(
     shard: Optional[str] = typer.Option(None, "--shard", help="K/N: process the K-th of N deterministic slices (K from 1)."),
     out_sample_rate: Optional[int] = typer.Option(None, "--out-sample-rate", help="Output rate in Hz (default: the input's rate; for bwe, universal and a chain with a bandwidth extender at least the model's 16 kHz, so narrowband input comes out wideband)."),
     mono: bool = typer.Option(False, "--mono", help="Downmix to one channel (default: enhance every channel)."),
+    atten_lim_db: Optional[float] = typer.Option(
+        None, "--atten-lim-db", help="Attenuate nothing by more than this many dB: the input is mixed back in at "
+        "-DB dB (e.g. 12 keeps some background but fewer artefacts; default: no limit)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads for the model (default: torch's choice; 1 is best on a busy machine)."),
     streams: Optional[int] = typer.Option(None, "--streams", help="CPU: chunks run as this many concurrent one-thread model calls (default: --threads; 1 = one call using all threads)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary; errors still go to stderr."),
@@ -140,7 +143,7 @@ def enhance_command(
         options = EnhanceOptions(chunk_seconds=chunk_seconds, overlap_seconds=overlap_seconds, batch_size=batch_size,
                                  workers=workers, precision=precision, skip_existing=skip_existing, mono=mono,
                                  out_sample_rate_hz=out_sample_rate, shard=Shard.parse(shard) if shard else None,
-                                 report_path=report, streams=streams)
+                                 report_path=report, streams=streams, atten_lim_db=atten_lim_db)
         options.validate()
         if threads is not None:
             if threads < 1:

@@ -19,7 +19,7 @@ from models.chain import ChainedEnhancer, split_chain
 from models.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
 from models.config import STFTConfig
 from models.device import module_device, resolve_device
-from models.enhancer import Enhancer, ModelInfo
+from models.enhancer import Enhancer, ModelInfo, check_atten_lim, limit_attenuation
 from models.registry import default_model_for, get_entry, sha256_of
 
 
@@ -102,7 +102,7 @@ def _from_registry(name: str) -> torch.nn.Module:
 @torch.inference_mode()
 def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | None = None, *,
             task: str | None = None, out_sample_rate: int | None = None,
-            upsampled_floor: bool = True) -> np.ndarray:
+            upsampled_floor: bool = True, atten_lim_db: float | None = None) -> np.ndarray:
     """Enhance one signal. ``wave`` is [N] or [C, N] float at ``sample_rate``; returns [N'] or [C, N']
     at ``out_sample_rate`` (default: ``sample_rate``, N' = N). Each channel is enhanced on its own;
     the whole signal is processed at once (for long files use the chunked pipeline in
@@ -112,7 +112,9 @@ def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | N
     at the input's rate the band the model made is resampled away again. (`gre enhance` does this
     by itself for bwe and universal models.) Input below the model's rate gets, once resampled, a
     16-bit noise floor as in `gre enhance` (:class:`models.audio_resample.UpsampledFloor`;
-    ``upsampled_floor=False`` leaves it out)."""
+    ``upsampled_floor=False`` leaves it out). ``atten_lim_db``: attenuate nothing by more than this
+    many dB (the input mixed back in, :func:`models.enhancer.limit_attenuation`; not for phase
+    retrieval)."""
     from models.audio_resample import UpsampledFloor, resample
     from models.stft import SILENCE_MEAN_SQUARE
 
@@ -126,7 +128,12 @@ def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | N
     if upsampled_floor and sample_rate < model.sample_rate_hz and x_model.shape[-1]:
         silent = np.mean(np.square(x_model, dtype=np.float64), axis=-1) <= SILENCE_MEAN_SQUARE
         x_model = UpsampledFloor()(x_model, silent)  # digital silence stays silence, as in gre enhance
-    y = model(torch.from_numpy(np.ascontiguousarray(x_model)).to(device)).cpu().numpy()
+    check_atten_lim(model, atten_lim_db)
+    x_in = torch.from_numpy(np.ascontiguousarray(x_model)).to(device)
+    y = model(x_in)
+    if atten_lim_db is not None:
+        y = limit_attenuation(x_in, y.float(), atten_lim_db)
+    y = y.cpu().numpy()
     rate_out = sample_rate if out_sample_rate is None else int(out_sample_rate)
     if rate_out <= 0:
         raise ValueError(f"out_sample_rate must be a positive rate in Hz, got {out_sample_rate}")

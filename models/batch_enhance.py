@@ -39,7 +39,7 @@ from models.audio_io import STDIO, AtomicWriter, AudioError, output_format, remo
 from models.device import check_precision, module_device
 from models.enhance_inputs import Discovery, Job, Shard, discover
 from models.enhance_loader import ChunkData, ChunkStream, FileFailed, FileStart, LoadSettings
-from models.enhancer import Enhancer
+from models.enhancer import Enhancer, check_atten_lim, limit_attenuation
 from models.overlap_add import OverlapAdder
 from models.row_parallel import RowParallel, default_streams
 
@@ -97,6 +97,9 @@ class EnhanceOptions:
     shard: Shard | None = None
     report_path: Path | None = None
     streams: int | None = None  # concurrent single-threaded model calls on CPU; None: see stream_count()
+    #: Attenuate nothing by more than this many dB: the input is mixed back in at -atten_lim_db dB
+    #: (models.enhancer.limit_attenuation); None: the model's output as it is.
+    atten_lim_db: float | None = None
 
     def stream_count(self, device: torch.device) -> int:
         """Concurrent model streams: on CPU ``streams``, or by default one per torch thread; one on a GPU
@@ -303,13 +306,16 @@ class _Run:
         x = torch.from_numpy(np.stack([r.data for r in rows])).to(self.device)
         g = torch.tensor([r.gain for r in rows], dtype=torch.float32, device=self.device)
         try:
-            y = self.call_model(x, g).float().cpu().numpy()
+            y = self.call_model(x, g).float()
         except Exception as err:  # noqa: BLE001 - fail these files, keep the run going
             for job in dict.fromkeys(r.job for r in rows):
                 if job not in self.dead:
                     self.fail(job, f"{self.jobs[job].input}: the model failed on this file "
                                    f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})")
             return
+        if self.options.atten_lim_db is not None:
+            y = limit_attenuation(x.float(), y, self.options.atten_lim_db)
+        y = y.cpu().numpy()
         for row, out in zip(rows, y):
             self.place(row, out)
         if self.device.type == "cpu":
@@ -450,6 +456,7 @@ def enhance_paths(inputs: list[str], output: str, model: Enhancer, options: Enha
     """
     options = options or EnhanceOptions()
     options.validate()
+    check_atten_lim(model, options.atten_lim_db)
     check_precision(options.precision, module_device(model))
     if (STDIO in inputs or output == STDIO) and (inputs != [STDIO] or output != STDIO):
         raise ValueError('"-" reads WAV from stdin and writes WAV to stdout: use it for both, as in `gre enhance - -`')

@@ -20,6 +20,36 @@ from models.config import STFTConfig
 MODES = ("enhance", "phase_retrieval")
 
 
+def limit_attenuation(degraded, enhanced, atten_lim_db: float):
+    """Mix the input back into the output so that nothing is attenuated by more than
+    ``atten_lim_db`` dB (DeepFilterNet's ``--atten-lim``): ``lim * degraded + (1 - lim) * enhanced``
+    with ``lim = 10 ** (-atten_lim_db / 20)``. Arrays or tensors of one shape, at one sample rate.
+
+    Why a mix and not a mask floor: it works for every model (masks, mappings, chains) and, being
+    linear and pointwise, gives the same result chunk by chunk as on the whole file.
+    """
+    lim = 10.0 ** (-atten_lim_db / 20.0)
+    return lim * degraded + (1.0 - lim) * enhanced
+
+
+def is_phase_retriever(model) -> bool:
+    """True for a model that keeps its input's magnitude and replaces its phase (task phase)."""
+    info = getattr(model, "info", None)
+    return getattr(info, "mode", getattr(model, "mode", "enhance")) == "phase_retrieval"
+
+
+def check_atten_lim(model, atten_lim_db: float | None) -> None:
+    """Refuse an attenuation limit that cannot mean anything: not positive, or for phase retrieval
+    (its input is a magnitude to give a phase to, not a signal to attenuate)."""
+    if atten_lim_db is None:
+        return
+    if not atten_lim_db > 0:
+        raise ValueError(f"--atten-lim-db must be a positive number of dB (e.g. 12), got {atten_lim_db:g}")
+    if is_phase_retriever(model):
+        raise ValueError("--atten-lim-db limits how much a model removes; a phase retrieval model removes nothing "
+                         "(leave the option out)")
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What a loaded model is: its registry name (or file), architecture, config name and tasks."""

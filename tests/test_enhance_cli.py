@@ -51,7 +51,7 @@ def test_help_names_every_option_of_the_issue(gre):
     text = run(gre, "--help").stdout.decode()
     for option in ("--task", "--model", "--checkpoint", "--device", "--precision", "--batch-size", "--workers",
                    "--chunk-seconds", "--overlap-seconds", "--skip-existing", "--overwrite", "--report", "--shard",
-                   "--out-sample-rate", "--mono", "--quiet"):
+                   "--out-sample-rate", "--mono", "--quiet", "--atten-lim-db"):
         assert option in text
 
 
@@ -61,10 +61,35 @@ def test_help_names_every_option_of_the_issue(gre):
     (["in", "out", "--model", "no-such-model"], "unknown model"),
     (["in", "out", *TINY, "--device", "cuda:3"], "cuda"),
     (["in", "out", *TINY, "--streams", "0"], "--streams"),
+    (["in", "out", *TINY, "--atten-lim-db", "0"], "--atten-lim-db"),
+    (["in", "out", *TINY, "--atten-lim-db", "-6"], "--atten-lim-db"),
+    (["in", "out", "--model", "griffin-lim", "--atten-lim-db", "12"], "phase retrieval"),
 ])
 def test_usage_errors_exit_2_with_one_line(gre, tmp_path, args, needle):
     result = run(gre, *args)
     assert result.returncode == 2 and needle in result.stderr.decode()
+
+
+def test_atten_lim_mixes_the_input_back_in_chunk_by_chunk_as_the_api_does(gre, tmp_path):
+    """`--atten-lim-db 6` writes 10**(-6/20) of the input plus the rest of the unlimited output, for a
+    stereo file enhanced in chunks; api.enhance(atten_lim_db=6) gives the same mix."""
+    from models import api
+
+    src = tmp_path / "in"
+    src.mkdir()
+    x = speech(2.3, channels=2)
+    sf.write(src / "a.wav", x, 16000, subtype="FLOAT")
+    for name, extra in (("plain", []), ("limited", ["--atten-lim-db", "6"])):
+        done = run(gre, src, tmp_path / name, *TINY, *extra)
+        assert done.returncode == 0, done.stderr.decode()
+    plain = sf.read(tmp_path / "plain" / "a.wav", dtype="float32")[0]
+    limited = sf.read(tmp_path / "limited" / "a.wav", dtype="float32")[0]
+    lim = 10 ** (-6 / 20)
+    np.testing.assert_allclose(limited, lim * x + (1 - lim) * plain, atol=1e-5)
+    assert np.abs(limited - plain).max() > 1e-2  # the limit did change the output
+    whole = api.enhance(x.T, 16000, "gre-tiny-random")
+    np.testing.assert_allclose(api.enhance(x.T, 16000, "gre-tiny-random", atten_lim_db=6),
+                               lim * x.T + (1 - lim) * whole, atol=1e-5)
 
 
 def test_run_report_skip_and_overwrite(gre, tmp_path):
