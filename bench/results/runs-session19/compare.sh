@@ -1,0 +1,22 @@
+# Session 19 candidates (predeclare19.md): average of kept weights from the halfway step, then the comparisons.
+set -e
+cd /work/main
+C=/work/data/gre-corpus
+avg() {  # run dir -> averaged.safetensors of the weights from floor(last/2 to 500) on
+  R=$1
+  last=$(ls $R/weights/step-*.safetensors | sed 's/.*step-0*//; s/\.safetensors//' | sort -n | tail -1)
+  half=$(( (last / 2) / 500 * 500 ))
+  files=$(ls $R/weights/step-*.safetensors | awk -F'step-' -v h=$half '{n=$2+0; if (n>=h) print}')
+  .venv/bin/gre average-weights $files -o $R/averaged.safetensors
+}
+avg /work/runs/L1b-denoise-long-bf16
+avg /work/runs/L2b-dereverb-long-bf16
+for cond in heldout heldout-synthetic; do
+  suffix=$([ $cond = heldout ] && echo "" || echo "_synthetic")
+  .venv/bin/python bench/heldout_compare.py --task denoise --heldout-clean $C/speech/heldout --heldout-noise $C/noise/$cond \
+    --models masknet-psm-refine-augment-v2-denoise L1-long=/work/runs/L1b-denoise-long-bf16/averaged.safetensors \
+    --files 120 --threads 1 --jobs 2 --out bench/results/heldout_compare_denoise_s19_long${suffix}_120
+done
+.venv/bin/python bench/heldout_compare.py --task dereverb --heldout-clean $C/speech/heldout --heldout-rir $C/rir/heldout \
+  --models masknet-iam-refine-tf-dereverb L2-long=/work/runs/L2b-dereverb-long-bf16/averaged.safetensors \
+  --files 120 --threads 1 --jobs 2 --out bench/results/heldout_compare_dereverb_s19_long_120
