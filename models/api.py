@@ -120,6 +120,7 @@ def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | N
 
     if model is None or isinstance(model, (str, Path)):
         model = load_model(model, task=task)
+    check_atten_lim(model, atten_lim_db)
     x = np.asarray(wave, dtype=np.float32)
     mono = x.ndim == 1
     x2 = x[None] if mono else x
@@ -128,7 +129,6 @@ def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | N
     if upsampled_floor and sample_rate < model.sample_rate_hz and x_model.shape[-1]:
         silent = np.mean(np.square(x_model, dtype=np.float64), axis=-1) <= SILENCE_MEAN_SQUARE
         x_model = UpsampledFloor()(x_model, silent)  # digital silence stays silence, as in gre enhance
-    check_atten_lim(model, atten_lim_db)
     x_in = torch.from_numpy(np.ascontiguousarray(x_model)).to(device)
     y = model(x_in)
     if atten_lim_db is not None:

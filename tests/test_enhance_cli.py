@@ -90,6 +90,10 @@ def test_atten_lim_mixes_the_input_back_in_chunk_by_chunk_as_the_api_does(gre, t
     whole = api.enhance(x.T, 16000, "gre-tiny-random")
     np.testing.assert_allclose(api.enhance(x.T, 16000, "gre-tiny-random", atten_lim_db=6),
                                lim * x.T + (1 - lim) * whole, atol=1e-5)
+    with pytest.raises(ValueError, match="--atten-lim-db must be a positive"):
+        api.enhance(x.T, 16000, "gre-tiny-random", atten_lim_db=0)
+    with pytest.raises(ValueError, match="phase retrieval"):
+        api.enhance(x.T, 16000, "griffin-lim", atten_lim_db=6)
 
 
 def test_run_report_skip_and_overwrite(gre, tmp_path):
