@@ -26,7 +26,7 @@ of that bin tens of milliseconds earlier), which the GRU's one vector per frame 
 A second stage of the same form (``refine2_channels``; the ``<target>_refine_long`` and
 ``<target>_refine_tf_long`` configs) follows the first: its residual convs are dilated in time only,
 4, 8, 16, 32 frames, so each bin sees +/- 0.375 s of its own history and future. Rooms with an RT60
-of half a second or more leave energy that long; the first stage reaches 100 ms.
+of half a second or more leave energy that long; a time-dilated first stage reaches 100 ms.
 
 Starting at zero, a refined network computes exactly what the same weights without refinement
 compute, so ``gre train --init-weights`` can grow a trained MaskNet into a refined one (the new
