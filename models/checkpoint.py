@@ -6,6 +6,10 @@ Our format, in a ``.safetensors`` file: tensors = the network state dict; metada
 the weights) and ``averaged_from`` (see :mod:`models.weights_average`). The same fields in a plain dict
 saved with ``torch.save`` (key ``state_dict`` for the tensors) are accepted too.
 
+A training run's own ``last.pt`` (``format`` "gre-train-1", written by ``gre train``) is read too: its
+network weights, with the config named by the run's saved training config, so ``--init-weights RUN/last.pt``
+and ``gre enhance --checkpoint RUN/last.pt`` work without an export step.
+
 The authors' files are ``torch.save({'generator': state_dict})`` with no config; the config is
 inferred from tensor shapes. Nothing is ever unpickled: files needing code execution are refused.
 """
@@ -93,6 +97,25 @@ def _from_fields(fields: dict[str, Any], state: dict[str, torch.Tensor], path: P
         raise CheckpointError(f"{path}: gre checkpoint metadata is incomplete ({err}); re-export it") from None
 
 
+def _from_train_state(obj: dict[str, Any], path: Path) -> LoadedCheckpoint:
+    """A ``gre train`` checkpoint (last.pt): the network weights, and the network config its saved
+    training config names (arch, config_name, task, sample rate of the degradations)."""
+    from models.architectures import named_config
+
+    try:
+        train = obj["config"]
+        arch, config_name, task = str(train["arch"]), str(train["config_name"]), str(train["task"])
+        config = named_config(arch, config_name)
+        config = asdict(config) if is_dataclass(config) else config
+        return LoadedCheckpoint(
+            arch=arch, config=config, config_name=config_name, state_dict=obj["model"],
+            sample_rate_hz=int(train.get("degrade", {}).get("sample_rate_hz", 16000)), tasks=(task,),
+            mode="phase_retrieval" if task == "phase" else "enhance", source="gre",
+        )
+    except (KeyError, ValueError, TypeError) as err:
+        raise CheckpointError(f"{path}: training checkpoint without a usable run config ({err})") from None
+
+
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The string metadata of a safetensors checkpoint (empty for other files or unreadable ones)."""
     path = Path(path)
@@ -139,6 +162,8 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
         raise CheckpointError(f"{path}: expected a dict of tensors, found {type(obj).__name__}")
     if "generator" in obj and isinstance(obj["generator"], dict):
         return _from_authors(obj["generator"], path)
+    if obj.get("format") == "gre-train-1":
+        return _from_train_state(obj, path)
     if "state_dict" in obj and "arch" in obj:
         return _from_fields(obj, obj["state_dict"], path)
     raise CheckpointError(f"{path}: unknown checkpoint layout (keys: {', '.join(list(obj)[:6])}); "

@@ -292,6 +292,34 @@ def test_gre_train_masknet_in_bf16_on_the_cpu_tracks_fp32(corpus, tmp_path):
     assert losses["bf16"] != losses["fp32"]  # bf16 did run in bf16
 
 
+def test_a_runs_last_pt_loads_as_a_model_and_starts_another_run(corpus, tmp_path):
+    """`last.pt` of a run (the one file a session commits) is a checkpoint like the exported weights:
+    it loads with the run's network config and task and computes what model.safetensors computes,
+    starts a run by --init-weights, and one without a usable run config is refused by name."""
+    import torch
+
+    from models.api import load_model
+    from models.architectures import named_config
+    from models.checkpoint import CheckpointError, load_checkpoint
+    from models.train.loop import initial_weights
+
+    run = tmp_path / "run"
+    p = _run(*_base(corpus, run, "--arch", "masknet", "--config", "tiny_psm_refine", "--steps", "2"))
+    assert p.returncode == 0, p.stderr
+    last = load_checkpoint(run / "last.pt")
+    assert (last.arch, last.config_name, last.tasks, last.mode) == ("masknet", "tiny_psm_refine", ("denoise",), "enhance")
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 8000)).astype(np.float32))
+    with torch.inference_mode():
+        assert torch.equal(load_model(run / "last.pt")(x), load_model(run / "model.safetensors")(x))
+    state = initial_weights(str(run / "last.pt"), "masknet", named_config("masknet", "tiny_psm_refine_long"))
+    assert all(torch.equal(v, last.state_dict[k]) for k, v in state.items())
+    broken = torch.load(run / "last.pt", weights_only=True)
+    del broken["config"]["arch"]
+    torch.save(broken, tmp_path / "broken.pt")
+    with pytest.raises(CheckpointError, match="broken.pt: training checkpoint without a usable run config"):
+        load_checkpoint(tmp_path / "broken.pt")
+
+
 def _rir_folder(root: Path) -> Path:
     rir_dir = root / "rir"
     rir_dir.mkdir(parents=True, exist_ok=True)
