@@ -257,10 +257,10 @@ def test_refinement_time_dilation_widens_the_context_in_time(time_dilation, time
     """One changed input bin reaches exactly as far as the kernels cover. Four layers: in frequency
     1 (input conv) + 1 + 2 + 4 + 8 bins either way; in time 1 + 1 per layer, or with time dilation
     1 + 1 + 2 + 4 + 8 frames (100 ms at the 6.25 ms hop)."""
-    from models.nets.masknet import _Refinement
+    from models.nets.masknet import _Refinement, refine_dilations
 
     torch.manual_seed(0)
-    stage = _Refinement(1, 4, 4, time_dilation=time_dilation).eval()
+    stage = _Refinement(1, 4, refine_dilations(4, time_dilation)).eval()
     torch.nn.init.normal_(stage.conv_out.weight, std=0.5)
     head, mag = torch.zeros(1, 1, 80, 100), torch.rand(1, 1, 80, 100)
     bumped = mag.clone()

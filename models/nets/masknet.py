@@ -198,11 +198,11 @@ class MaskNet(nn.Module):
         self.gru = nn.GRU(h, h, num_layers=self.cfg.gru_layers, batch_first=True, bidirectional=True)
         self.out_channels = 2 if self.cfg.target in ("cirm", "map", "phase") else 1
         self.head = nn.Linear(2 * h, self.out_channels * nf)
-        self.refine = _Refinement(self.out_channels, self.cfg.refine_channels, self.cfg.refine_layers,
-                                  time_dilation=self.cfg.refine_time_dilation) \
+        self.refine = _Refinement(self.out_channels, self.cfg.refine_channels,
+                                  refine_dilations(self.cfg.refine_layers, self.cfg.refine_time_dilation)) \
             if self.cfg.refine_channels > 0 else None
         self.refine2 = _Refinement(self.out_channels, self.cfg.refine2_channels,
-                                   dilations=[(4 * 2 ** i, 1) for i in range(self.cfg.refine2_layers)]) \
+                                   refine2_dilations(self.cfg.refine2_layers)) \
             if self.cfg.refine2_channels > 0 else None
 
     @property
@@ -217,9 +217,10 @@ class MaskNet(nn.Module):
         x = self.frame_proj(x.permute(0, 2, 1, 3).reshape(b, t, -1))  # [B, T, H]
         x, _ = self.gru(x)
         x = self.head(x).view(b, t, self.out_channels, nf).transpose(1, 2)  # [B, k, T, F]
+        mag_tf = mag.transpose(1, 2).unsqueeze(1)  # [B, 1, T, F], what each refinement stage sees beside x
         for stage in (self.refine, self.refine2):
             if stage is not None:
-                x = stage(x, mag.transpose(1, 2).unsqueeze(1))
+                x = stage(x, mag_tf)
         x = x.transpose(2, 3)  # [B, k, F, T]
         target = self.cfg.target
         if target in ("irm", "psm"):
@@ -269,6 +270,17 @@ class MaskNet(nn.Module):
         return mask_loss(self.cfg, estimate, noisy_spec, clean_spec)
 
 
+def refine_dilations(layers: int, time_dilation: bool) -> list[tuple[int, int]]:
+    """(time, frequency) dilations of the first stage: layer i dilates 2**i in frequency, and in
+    time too with ``time_dilation``."""
+    return [(2 ** i if time_dilation else 1, 2 ** i) for i in range(layers)]
+
+
+def refine2_dilations(layers: int) -> list[tuple[int, int]]:
+    """(time, frequency) dilations of the long-context second stage: 4, 8, 16, ... frames in time only."""
+    return [(4 * 2 ** i, 1) for i in range(layers)]
+
+
 class _Refinement(nn.Module):
     """Full-resolution correction of the head output: (head [B, k, T, F], mag_c [B, 1, T, F]) -> [B, k, T, F].
 
@@ -276,14 +288,10 @@ class _Refinement(nn.Module):
     the head output unchanged (the warm start from an unrefined MaskNet relies on it).
     """
 
-    def __init__(self, k: int, channels: int, layers: int = 0, time_dilation: bool = False,
-                 dilations: list[tuple[int, int]] | None = None):
+    def __init__(self, k: int, channels: int, dilations: list[tuple[int, int]]):
         super().__init__()
         self.conv_in = nn.Conv2d(k + 1, channels, (3, 3), padding=(1, 1))
-        # Layer i: dilation 2**i in frequency, and in time too with time_dilation ('same' padding);
-        # or the (time, frequency) dilations given, one layer each.
-        if dilations is None:
-            dilations = [(2 ** i if time_dilation else 1, 2 ** i) for i in range(layers)]
+        # One residual layer per (time, frequency) dilation, 'same' padding.
         self.convs = nn.ModuleList(nn.Conv2d(channels, channels, (3, 3), padding=d, dilation=d) for d in dilations)
         self.conv_out = nn.Conv2d(channels, k, (1, 1))
         nn.init.zeros_(self.conv_out.weight)
