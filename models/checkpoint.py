@@ -98,22 +98,21 @@ def _from_fields(fields: dict[str, Any], state: dict[str, torch.Tensor], path: P
 
 
 def _from_train_state(obj: dict[str, Any], path: Path) -> LoadedCheckpoint:
-    """A ``gre train`` checkpoint (last.pt): the network weights, and the network config its saved
-    training config names (arch, config_name, task, sample rate of the degradations)."""
+    """A ``gre train`` checkpoint (last.pt): the network weights, described as ``Trainer.export``
+    describes them (the run's TrainConfig gives arch, config name, task and mode; the network
+    config its STFT rate)."""
     from models.architectures import named_config
+    from models.train.config import TrainConfig
 
     try:
-        train = obj["config"]
-        arch, config_name, task = str(train["arch"]), str(train["config_name"]), str(train["task"])
-        config = named_config(arch, config_name)
-        config = asdict(config) if is_dataclass(config) else config
-        return LoadedCheckpoint(
-            arch=arch, config=config, config_name=config_name, state_dict=obj["model"],
-            sample_rate_hz=int(train.get("degrade", {}).get("sample_rate_hz", 16000)), tasks=(task,),
-            mode="phase_retrieval" if task == "phase" else "enhance", source="gre",
-        )
+        train = TrainConfig.from_dict(obj["config"])
+        net_cfg = named_config(train.arch, train.config_name)
+        state = obj["model"]
     except (KeyError, ValueError, TypeError) as err:
         raise CheckpointError(f"{path}: training checkpoint without a usable run config ({err})") from None
+    fields = {"arch": train.arch, "config": asdict(net_cfg), "config_name": train.config_name,
+              "sample_rate_hz": net_cfg.stft.sample_rate_hz, "tasks": (train.task,), "mode": train.mode}
+    return _from_fields(fields, state, path)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
