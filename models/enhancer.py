@@ -32,12 +32,6 @@ def limit_attenuation(degraded, enhanced, atten_lim_db: float):
     return lim * degraded + (1.0 - lim) * enhanced
 
 
-def is_phase_retriever(model) -> bool:
-    """True for a model that keeps its input's magnitude and replaces its phase (task phase)."""
-    info = getattr(model, "info", None)
-    return getattr(info, "mode", getattr(model, "mode", "enhance")) == "phase_retrieval"
-
-
 def check_atten_lim(model, atten_lim_db: float | None) -> None:
     """Refuse an attenuation limit that cannot mean anything: not positive, or for phase retrieval
     (its input is a magnitude to give a phase to, not a signal to attenuate)."""
@@ -45,7 +39,8 @@ def check_atten_lim(model, atten_lim_db: float | None) -> None:
         return
     if not atten_lim_db > 0:
         raise ValueError(f"--atten-lim-db must be a positive number of dB (e.g. 12), got {atten_lim_db:g}")
-    if is_phase_retriever(model):
+    info = getattr(model, "info", None)  # every loaded model has one; a bare Enhancer has its mode
+    if getattr(info, "mode", getattr(model, "mode", "enhance")) == "phase_retrieval":
         raise ValueError("--atten-lim-db limits how much a model removes; a phase retrieval model removes nothing "
                          "(leave the option out)")
 
