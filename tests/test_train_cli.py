@@ -278,10 +278,8 @@ def test_gre_train_masknet_in_bf16_on_the_cpu_tracks_fp32(corpus, tmp_path):
     losses = {}
     for precision in ("fp32", "bf16"):
         run = tmp_path / precision
-        p = _run("--task", "denoise", "--clean", str(corpus["clean"]), "--noise", str(corpus["noise"]),
-                 "--run-dir", str(run), "--arch", "masknet", "--config", "tiny_psm_refine_long", "--batch-size", "2",
-                 "--segment-seconds", "0.5", "--workers", "0", "--threads", "1", "--log-every", "1", "--steps", "3",
-                 "--precision", precision)
+        p = _run(*_base(corpus, run, "--arch", "masknet", "--config", "tiny_psm_refine_long", "--steps", "3",
+                        "--precision", precision))
         assert p.returncode == 0, p.stderr
         records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
         losses[precision] = [r["loss"] for r in records if r.get("kind") == "train"]
