@@ -41,6 +41,9 @@ def train_command(
     snr_range: Tuple[float, float] = typer.Option((-5.0, 15.0), "--snr-range", help="SNR range in dB (LO HI)."),
     metric_disc: Optional[bool] = typer.Option(None, "--metric-disc/--no-metric-disc",
                                                help="MetricGAN+ PESQ discriminator (default: the task's recipe)."),
+    metric_disc_degraded: bool = typer.Option(False, "--metric-disc-degraded/--no-metric-disc-degraded",
+                                              help="Also train the PESQ discriminator on the degraded input's PESQ, "
+                                              "as MetricGAN+ does (needs --metric-disc or --loss metric=W)."),
     mpd: Optional[bool] = typer.Option(None, "--mpd/--no-mpd",
                                        help="HiFi-GAN multi-period discriminator (default: the task's recipe)."),
     noise_augment: bool = typer.Option(False, "--noise-augment/--no-noise-augment",
@@ -113,7 +116,7 @@ def train_command(
             precision=precision, device=device, workers=workers, threads=threads, val_every=val_every,
             ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
             low_memory=low_memory, init_weights=init_weights, keep_weights=keep_weights,
-            canonical_polarity=canonical_polarity,
+            canonical_polarity=canonical_polarity, metric_disc_degraded=metric_disc_degraded,
             losses=parse_loss_overrides(default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch,
                                                        recipe_name=loss_recipe), loss),
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {}),

@@ -49,9 +49,12 @@ class MetricDiscriminator(nn.Module):
         return self.layers(torch.stack((ref_mag, cand_mag), dim=1)).flatten()
 
 
-def pesq_targets(clean: np.ndarray, enhanced: np.ndarray, sample_rate_hz: int = 16_000) -> torch.Tensor | None:
-    """Normalised PESQ-WB (PESQ - 1) / 3.5 per row of [B, N] arrays; None if any row fails
-    (e.g. no speech detected), in which case the authors skip the fake term for that step."""
+def pesq_targets(clean: np.ndarray, enhanced: np.ndarray, sample_rate_hz: int = 16_000) -> torch.Tensor:
+    """Normalised PESQ-WB, (PESQ - 1) / 3.5, per row of [B, N] arrays -> [B]; NaN where PESQ fails
+    (e.g. no speech detected in a segment).
+
+    The authors skip the whole batch's fake term when any row fails; we drop only the failing rows
+    (:func:`metric_critic_loss`), so one silent crop of a batch of 16 does not waste the other 15."""
     from pesq import pesq
 
     scores = []
@@ -59,8 +62,17 @@ def pesq_targets(clean: np.ndarray, enhanced: np.ndarray, sample_rate_hz: int = 
         try:
             scores.append((pesq(sample_rate_hz, ref, deg, "wb") - 1.0) / 3.5)
         except Exception:  # pesq raises for silent/too-short inputs
-            return None
+            scores.append(float("nan"))
     return torch.tensor(scores, dtype=torch.float32)
+
+
+def metric_critic_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of critic ``scores`` [B] to ``targets`` [B] over the rows whose target is
+    finite; zero (keeping the graph) when none is."""
+    valid = torch.isfinite(targets)
+    if not bool(valid.any()):
+        return scores.sum() * 0.0
+    return F.mse_loss(scores[valid], targets[valid].to(scores.dtype))
 
 
 class PeriodDiscriminator(nn.Module):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,7 +11,7 @@ from models import losses as L
 from models import stft as S
 from models.config import STFTConfig
 from models.discriminators import (MetricDiscriminator, MultiPeriodDiscriminator, feature_matching_loss,
-                                   hinge_discriminator_loss, hinge_generator_loss)
+                                   hinge_discriminator_loss, hinge_generator_loss, metric_critic_loss, pesq_targets)
 
 CFG = STFTConfig()
 
@@ -95,6 +96,28 @@ def test_discriminators_shapes_and_hinge_losses():
     big = [torch.full((2, 3), 5.0)]
     assert float(hinge_discriminator_loss(big, [-b for b in big])) == 0
     assert float(hinge_generator_loss(big)) == 0
+
+
+def test_pesq_targets_fail_row_by_row_and_the_critic_learns_from_the_rest():
+    from test_train_fixtures import speechlike
+
+    clean = np.stack([speechlike(32_000, seed) for seed in (1, 2, 3)])
+    clean[1] = 0.0  # silence: PESQ finds no utterance
+    noisy = clean + 0.01 * np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32)
+    targets = pesq_targets(clean, noisy)
+    assert targets.shape == (3,) and math.isnan(float(targets[1]))
+    assert all(0.0 < float(targets[i]) < 1.0 for i in (0, 2))
+    # The same clean row scored against itself is near the top of the scale, and noise lowers it.
+    assert float(pesq_targets(clean[:1], clean[:1])[0]) > float(targets[0])
+    scores = torch.tensor([0.5, 0.9, 0.2], requires_grad=True)
+    loss = metric_critic_loss(scores, targets)
+    expected = ((0.5 - targets[0]) ** 2 + (0.2 - targets[2]) ** 2) / 2
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    loss.backward()
+    assert float(scores.grad[1]) == 0.0 and float(scores.grad[0]) != 0.0
+    # No usable row: a zero loss that still backpropagates (the step goes on with the real-pair term).
+    none = metric_critic_loss(scores, torch.full((3,), float("nan")))
+    assert float(none) == 0.0 and none.requires_grad
 
 
 def test_log_magnitude_loss_counts_errors_relative_to_the_bin_level():

@@ -287,6 +287,40 @@ def test_masknet_step_uses_the_ideal_mask_of_the_batch(corpus, tmp_path):
     assert comps["loss"] == pytest.approx(float(expected), rel=1e-5)
 
 
+@pytest.mark.parametrize("degraded", [False, True])
+def test_metric_critic_learns_the_degraded_inputs_pesq_only_when_asked(corpus, tmp_path, monkeypatch, degraded):
+    """MetricGAN+: with metric_disc_degraded the critic also scores the input against the clean target, with the
+    input's own PESQ as its target; without it, only the clean and the network's output."""
+    from models import discriminators as DS
+    from models import stft as S
+    from models.train.loop import Trainer
+
+    cfg = _cfg(corpus, arch="masknet", config_name="tiny_psm", steps=1, segment_seconds=1.0,
+               losses=replace(default_losses("denoise", arch="masknet"), metric=1.0), metric_disc_degraded=degraded)
+    trainer = Trainer(cfg, tmp_path / "t", quiet=True)
+    x, y = next(iter(trainer._loader()))
+    pesq_calls, critic_inputs = [], []
+    real_targets = DS.pesq_targets
+    monkeypatch.setattr(DS, "pesq_targets", lambda c, e, r: pesq_calls.append(e.copy()) or real_targets(c, e, r))
+    trainer.discs["metric"].register_forward_hook(lambda m, args, out: critic_inputs.append(args[1].detach()))
+    comps = trainer.train_step(x, y)
+    b = x.shape[0]
+    critic_step = critic_inputs[0]  # then the generator's own term scores its output alone
+    assert critic_step.shape[0] == (3 if degraded else 2) * b and critic_inputs[1].shape[0] == b
+    assert len(pesq_calls) == (2 if degraded else 1)
+    assert not np.array_equal(pesq_calls[0], x.numpy())  # the network's output
+    if degraded:
+        assert np.array_equal(pesq_calls[1], x.numpy())
+        in_mag, _ = S.mag_phase(S.stft(x, trainer.stft_cfg), trainer.stft_cfg)
+        assert torch.equal(critic_step[2 * b:], in_mag)
+    assert np.isfinite(comps["disc_metric"]) and "metric" in comps
+
+
+def test_metric_disc_degraded_without_the_critic_is_refused(corpus):
+    with pytest.raises(ValueError, match="--metric-disc-degraded"):
+        _cfg(corpus, losses=default_losses("denoise", metric_disc=False), metric_disc_degraded=True)
+
+
 def test_loss_recipes_choose_the_components():
     spectral = default_losses("denoise", metric_disc=False, arch="masknet", recipe_name="spectral")
     assert spectral.mask == 0 and spectral.magnitude == 0.9 and spectral.metric == 0

@@ -64,6 +64,10 @@ class TrainConfig:
     #: corpus of mixed polarity teaches two answers for one input. None = on for the phase task
     #: only (the other tasks do not care and their scans stay as they were).
     canonical_polarity: bool | None = None
+    #: Also teach the metric critic the PESQ of the degraded input, not only of the network's output
+    #: (MetricGAN+): from the first step it then sees the whole range of qualities, where the
+    #: outputs of one network span only a narrow one.
+    metric_disc_degraded: bool = False
 
     #: Fields that may change when a run is resumed (they do not change what is learnt).
     RESUMABLE = ("steps", "workers", "threads", "device", "val_every", "ckpt_every", "log_every",
@@ -80,6 +84,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.segment_seconds <= 0.05:
             raise ValueError(f"segment_seconds must be above 0.05 s, got {self.segment_seconds}")
+        if self.metric_disc_degraded and self.losses.metric <= 0:
+            raise ValueError("--metric-disc-degraded trains the PESQ discriminator, which this recipe leaves out: "
+                             "add --metric-disc or --loss metric=W")
         if self.degrade.reverb_noise_prob > 0 and self.task != "dereverb":
             # Silently ignoring it would train another recipe than the one asked for.
             raise ValueError(f"--reverb-noise is for --task dereverb (got --task {self.task}; universal draws its "

@@ -442,7 +442,7 @@ class Trainer:
         # Each STFT once per step: the mask loss reuses the spectra the network input and targets come from.
         x_spec, y_spec = S.stft(x, self.stft_cfg), S.stft(y, self.stft_cfg)
         ref_mag, ref_phase = S.mag_phase(y_spec, self.stft_cfg)
-        _, mag_hat, phase_hat, wave_hat, estimate = self._generate(x_spec, x.shape[-1])
+        in_mag, mag_hat, phase_hat, wave_hat, estimate = self._generate(x_spec, x.shape[-1])
         out: dict[str, float] = {}
         resynth = None
         if w.consistency > 0 or w.metric > 0:
@@ -451,14 +451,20 @@ class Trainer:
         # Critics first, on the detached output (as the authors).
         if "metric" in self.discs:
             d, opt = self.disc_models["metric"], self.disc_optims["metric"]
-            targets = DS.pesq_targets(y.cpu().numpy(), wave_hat.detach().cpu().numpy(), self.stft_cfg.sample_rate_hz)
+            clean = y.float().cpu().numpy()
+            targets = DS.pesq_targets(clean, wave_hat.detach().cpu().numpy(), self.stft_cfg.sample_rate_hz)
             opt.zero_grad(set_to_none=True)
             b = y.shape[0]
             fake = resynth[0].detach()
-            scores = d(torch.cat([ref_mag, ref_mag]), torch.cat([ref_mag, fake]))
+            pairs = [ref_mag, fake]
+            if self.cfg.metric_disc_degraded:
+                pairs.append(in_mag)
+            scores = d(torch.cat([ref_mag] * len(pairs)), torch.cat(pairs))
             loss_d = F.mse_loss(scores[:b], torch.ones(b, device=self.device))
-            if targets is not None:
-                loss_d = loss_d + F.mse_loss(scores[b:], targets.to(self.device))
+            loss_d = loss_d + DS.metric_critic_loss(scores[b:2 * b], targets.to(self.device))
+            if self.cfg.metric_disc_degraded:
+                degraded = DS.pesq_targets(clean, x.float().cpu().numpy(), self.stft_cfg.sample_rate_hz)
+                loss_d = loss_d + DS.metric_critic_loss(scores[2 * b:], degraded.to(self.device))
             loss_d.backward()
             opt.step()
             out["disc_metric"] = float(loss_d.detach())
