@@ -25,6 +25,13 @@ register(RegistryEntry(
     weights_file='masknet-iam-refine-tf-dereverb.safetensors',
     sha256='629f94415ef51a7fb20bf8339286ed3f1d85ffef34a13b08d543868e6f1de155',
     source='gre train run dereverb-iam-refine-tf, averaged weights (the average of 14 checkpoints (steps 6,000, 6,500, 7,000, 7,500, 7,575, 8,000, 8,500, 9,000, 9,500, 10,000, 10,500, 11,000, 11,500, 11,581)); model card masknet-iam-refine-tf-dereverb.md',
+), default_for=())
+register(RegistryEntry(
+    name='masknet-iam-refine-tf-metric-dereverb', arch='masknet', config_name='iam_refine_tf',
+    tasks=('dereverb',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-iam-refine-tf-metric-dereverb.safetensors',
+    sha256='bea3d4bfbaf61e3101445c4b74aa6035dfe47f9f69fc9c1e75e7ea39eb87348f',
+    source='gre train run M2-dereverb-metric, averaged weights (the average of 7 checkpoints (steps 1,250, 1,500, 1,750, 2,000, 2,250, 2,500, 2,642)); model card masknet-iam-refine-tf-metric-dereverb.md',
 ), default_for=('dereverb',))
 register(RegistryEntry(
     name='masknet-map-bwe', arch='masknet', config_name='map',
