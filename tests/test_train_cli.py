@@ -133,13 +133,13 @@ def test_gre_train_loss_weights_on_top_of_the_recipe(corpus, tmp_path):
     assert (degrade["hum_prob"], degrade["babble_prob"]) == (0.05, 0.15)
     p = _run(*base, "--run-dir", str(tmp_path / "bad4"), "--hum-noise", "0.6", "--noise-augment")
     assert p.returncode == 2 and "add up to" in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
     p = _run(*base, "--run-dir", str(tmp_path / "critic"), "--loss", "metric=1", "--metric-disc-degraded")
     assert p.returncode == 0, p.stderr
     assert json.loads((tmp_path / "critic" / "config.json").read_text())["metric_disc_degraded"] is True
     p = _run(*base, "--run-dir", str(tmp_path / "no-critic"), "--metric-disc-degraded")
     assert p.returncode == 2 and "--metric-disc" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "no-critic").exists()
-    assert len(p.stderr.strip().splitlines()) == 1
 
 
 def test_gre_train_init_weights_from_a_registered_model_and_a_mismatch(corpus, tmp_path):
