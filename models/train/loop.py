@@ -451,7 +451,7 @@ class Trainer:
         # Critics first, on the detached output (as the authors).
         if "metric" in self.discs:
             d, opt = self.disc_models["metric"], self.disc_optims["metric"]
-            clean = y.float().cpu().numpy()
+            clean = y.cpu().numpy()
             targets = DS.pesq_targets(clean, wave_hat.detach().cpu().numpy(), self.stft_cfg.sample_rate_hz)
             opt.zero_grad(set_to_none=True)
             b = y.shape[0]
@@ -463,7 +463,7 @@ class Trainer:
             loss_d = F.mse_loss(scores[:b], torch.ones(b, device=self.device))
             loss_d = loss_d + DS.metric_critic_loss(scores[b:2 * b], targets.to(self.device))
             if self.cfg.metric_disc_degraded:
-                degraded = DS.pesq_targets(clean, x.float().cpu().numpy(), self.stft_cfg.sample_rate_hz)
+                degraded = DS.pesq_targets(clean, x.cpu().numpy(), self.stft_cfg.sample_rate_hz)
                 loss_d = loss_d + DS.metric_critic_loss(scores[2 * b:], degraded.to(self.device))
             loss_d.backward()
             opt.step()
