@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
+from models.metrics.pesq_batch import PesqBatch
+
 MPD_PERIODS = (2, 3, 5, 7, 11)
 LEAKY_SLOPE = 0.1
 
@@ -49,21 +51,19 @@ class MetricDiscriminator(nn.Module):
         return self.layers(torch.stack((ref_mag, cand_mag), dim=1)).flatten()
 
 
-def pesq_targets(clean: np.ndarray, enhanced: np.ndarray, sample_rate_hz: int = 16_000) -> torch.Tensor:
+def pesq_targets(clean: np.ndarray, enhanced: np.ndarray, sample_rate_hz: int = 16_000,
+                 scorer: PesqBatch | None = None) -> torch.Tensor:
     """Normalised PESQ-WB, (PESQ - 1) / 3.5, per row of [B, N] arrays -> [B]; NaN where PESQ fails
-    (e.g. no speech detected in a segment).
+    (e.g. no speech detected in a segment). ``scorer`` (a :class:`PesqBatch` at ``sample_rate_hz``)
+    scores the rows in its pool of processes; without it they are scored here, one by one.
 
     The authors skip the whole batch's fake term when any row fails; we drop only the failing rows
     (:func:`metric_critic_loss`), so one silent crop of a batch of 16 does not waste the other 15."""
-    from pesq import pesq
-
-    scores = []
-    for ref, deg in zip(clean, enhanced):
-        try:
-            scores.append((pesq(sample_rate_hz, ref, deg, "wb") - 1.0) / 3.5)
-        except Exception:  # pesq raises for silent/too-short inputs
-            scores.append(float("nan"))
-    return torch.tensor(scores, dtype=torch.float32)
+    if scorer is None:
+        scorer = PesqBatch(sample_rate_hz)
+    elif scorer.sample_rate_hz != sample_rate_hz:
+        raise ValueError(f"the PESQ scorer runs at {scorer.sample_rate_hz} Hz, the crops are at {sample_rate_hz} Hz")
+    return torch.from_numpy((scorer(clean, enhanced) - 1.0) / 3.5).float()
 
 
 def metric_critic_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -120,6 +120,29 @@ def test_pesq_targets_fail_row_by_row_and_the_critic_learns_from_the_rest():
     assert float(none) == 0.0 and none.requires_grad
 
 
+def test_pesq_pool_scores_exactly_as_the_training_process_does():
+    """--pesq-workers: the rows scored in a pool of processes, failed rows included, are the very numbers
+    scored one by one here, in the order given."""
+    from test_train_fixtures import speechlike
+
+    from models.metrics.pesq_batch import PesqBatch
+
+    rng = np.random.default_rng(3)
+    clean = np.stack([speechlike(32_000, seed) for seed in range(5)])
+    clean[2] = 0.0
+    noisy = clean + rng.uniform(0.003, 0.05, (5, 1)) * rng.standard_normal(clean.shape)
+    serial = pesq_targets(clean, noisy)
+    with PesqBatch(16_000, workers=2) as pool:
+        pooled = pesq_targets(clean, noisy, scorer=pool)
+        assert torch.equal(torch.isnan(pooled), torch.isnan(serial)) and math.isnan(float(pooled[2]))
+        assert torch.equal(torch.nan_to_num(pooled), torch.nan_to_num(serial))
+        assert len(set(serial[~torch.isnan(serial)].tolist())) == 4  # the rows differ, so order is checked
+        with pytest.raises(ValueError, match="8000 Hz"):
+            pesq_targets(clean[:, ::2], noisy[:, ::2], 8_000, scorer=pool)
+    with pytest.raises(ValueError, match="workers must be 0"):
+        PesqBatch(16_000, workers=-1)
+
+
 def test_log_magnitude_loss_counts_errors_relative_to_the_bin_level():
     loud = torch.full((1, 4, 5), 2.0)
     faint = torch.full((1, 4, 5), 0.2)

@@ -71,15 +71,17 @@ def test_gre_train_empty_corpus_is_one_clear_error(tmp_path):
         assert len(p.stderr.strip().splitlines()) == 1
 
 
-def test_gre_train_stops_cleanly_when_the_whole_process_group_is_signalled(corpus, tmp_path):
-    """Ctrl-C, `timeout` and schedulers signal the process group: the loader worker must not die first,
-    so the trainer saves its checkpoint at the step it reached and exits 0."""
+@pytest.mark.parametrize("critic", [["--no-metric-disc"], ["--metric-disc", "--pesq-workers", "1"]],
+                         ids=["loader-worker", "and-pesq-pool"])
+def test_gre_train_stops_cleanly_when_the_whole_process_group_is_signalled(corpus, tmp_path, critic):
+    """Ctrl-C, `timeout` and schedulers signal the process group: the loader worker (and the critic's PESQ
+    pool) must not die first, so the trainer saves its checkpoint at the step it reached and exits 0."""
     import os
     import signal
     import time
 
     run = tmp_path / "run"
-    args = _base(corpus, run, "--steps", "100000", "--no-metric-disc", "--ckpt-every", "100000")
+    args = _base(corpus, run, "--steps", "100000", *critic, "--ckpt-every", "100000")
     args[args.index("--workers") + 1] = "1"
     proc = subprocess.Popen([GRE, "train", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -137,6 +139,12 @@ def test_gre_train_loss_weights_on_top_of_the_recipe(corpus, tmp_path):
     p = _run(*base, "--run-dir", str(tmp_path / "critic"), "--loss", "metric=1", "--metric-disc-degraded")
     assert p.returncode == 0, p.stderr
     assert json.loads((tmp_path / "critic" / "config.json").read_text())["metric_disc_degraded"] is True
+    p = _run(*base, "--run-dir", str(tmp_path / "critic-pool"), "--loss", "metric=1", "--pesq-workers", "2")
+    assert p.returncode == 0, p.stderr
+    assert json.loads((tmp_path / "critic-pool" / "config.json").read_text())["pesq_workers"] == 2
+    p = _run(*base, "--run-dir", str(tmp_path / "no-critic-pool"), "--pesq-workers", "2")
+    assert p.returncode == 2 and "--pesq-workers" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "no-critic-pool").exists()
     p = _run(*base, "--run-dir", str(tmp_path / "no-critic"), "--metric-disc-degraded")
     assert p.returncode == 2 and "--metric-disc" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "no-critic").exists()

@@ -15,7 +15,7 @@ from models.data.degrade import DegradeConfig
 from models.data.files import CorpusError, scan_folders
 from models.train import TrainConfig, train
 from models.train.config import default_losses
-from models.train.loop import RunDirError
+from models.train.loop import RunDirError, Trainer
 from models.train.state import load_state
 
 from test_train_fixtures import RATE, make_corpus, speechlike
@@ -301,16 +301,20 @@ def test_metric_critic_learns_the_degraded_inputs_pesq_only_when_asked(corpus, t
     x, y = next(iter(trainer._loader()))
     pesq_calls, critic_inputs = [], []
     real_targets = DS.pesq_targets
-    monkeypatch.setattr(DS, "pesq_targets", lambda c, e, r: pesq_calls.append(e.copy()) or real_targets(c, e, r))
+    monkeypatch.setattr(DS, "pesq_targets",
+                        lambda c, e, r, scorer: pesq_calls.append((c.copy(), e.copy())) or real_targets(c, e, r, scorer))
     trainer.discs["metric"].register_forward_hook(lambda m, args, out: critic_inputs.append(args[1].detach()))
     comps = trainer.train_step(x, y)
     b = x.shape[0]
     critic_step = critic_inputs[0]  # then the generator's own term scores its output alone
     assert critic_step.shape[0] == (3 if degraded else 2) * b and critic_inputs[1].shape[0] == b
-    assert len(pesq_calls) == (2 if degraded else 1)
-    assert not np.array_equal(pesq_calls[0], x.numpy())  # the network's output
+    # One PESQ call for all rows (a pool scores them together): the output's, then the input's.
+    [(refs, estimates)] = pesq_calls
+    assert estimates.shape[0] == (2 if degraded else 1) * b and np.array_equal(refs, np.concatenate([y.numpy()] * (
+        2 if degraded else 1)))
+    assert not np.array_equal(estimates[:b], x.numpy())  # the network's output
     if degraded:
-        assert np.array_equal(pesq_calls[1], x.numpy())
+        assert np.array_equal(estimates[b:], x.numpy())
         in_mag, _ = S.mag_phase(S.stft(x, trainer.stft_cfg), trainer.stft_cfg)
         assert torch.equal(critic_step[2 * b:], in_mag)
     assert np.isfinite(comps["disc_metric"]) and "metric" in comps
@@ -319,6 +323,26 @@ def test_metric_critic_learns_the_degraded_inputs_pesq_only_when_asked(corpus, t
 def test_metric_disc_degraded_without_the_critic_is_refused(corpus):
     with pytest.raises(ValueError, match="--metric-disc-degraded"):
         _cfg(corpus, losses=default_losses("denoise", metric_disc=False), metric_disc_degraded=True)
+    with pytest.raises(ValueError, match="--pesq-workers scores the PESQ discriminator"):
+        _cfg(corpus, losses=default_losses("denoise", metric_disc=False), pesq_workers=2)
+    with pytest.raises(ValueError, match="--pesq-workers must be 0"):
+        _cfg(corpus, pesq_workers=-1)
+
+
+def test_a_pesq_pool_trains_the_critic_exactly_as_the_training_process_does(corpus, tmp_path):
+    """Two steps with the critic's PESQ scored by 2 pool processes equal two steps scored in the training process,
+    and the pool is gone when the run ends."""
+    losses = replace(default_losses("denoise", arch="masknet"), metric=1.0)
+    logs = {}
+    for workers in (0, 2):
+        cfg = _cfg(corpus, arch="masknet", config_name="tiny_psm", steps=2, segment_seconds=1.0, losses=losses,
+                   metric_disc_degraded=True, pesq_workers=workers, log_every=1)
+        trainer = Trainer(cfg, tmp_path / f"w{workers}")
+        trainer.run()
+        assert trainer._pesq is None  # closed by run()
+        logs[workers] = [{k: v for k, v in json.loads(line).items() if k not in ("unix_time", "steps_per_s")}
+                         for line in (tmp_path / f"w{workers}" / "log.jsonl").read_text().splitlines()]
+    assert logs[2] == logs[0] and any("disc_metric" in r for r in logs[0])
 
 
 def test_loss_recipes_choose_the_components():

@@ -68,11 +68,15 @@ class TrainConfig:
     #: (MetricGAN+): from the first step it then sees the whole range of qualities, where the
     #: outputs of one network span only a narrow one.
     metric_disc_degraded: bool = False
+    #: Processes that score the metric critic's PESQ targets (0 = the training process, row by
+    #: row). PESQ is single-threaded C code, ~26 ms per 2 s crop, so on a GPU it is most of a
+    #: critic step; spare cores score a batch's rows in parallel, with identical results.
+    pesq_workers: int = 0
 
     #: Fields that may change when a run is resumed (they do not change what is learnt).
     RESUMABLE = ("steps", "workers", "threads", "device", "val_every", "ckpt_every", "log_every",
                  "val_clean_dirs", "val_noise_dirs", "val_rir_dirs", "val_files", "val_max_seconds", "grad_checkpoint",
-                 "low_memory", "keep_weights")
+                 "low_memory", "keep_weights", "pesq_workers")
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -86,6 +90,11 @@ class TrainConfig:
             raise ValueError(f"segment_seconds must be above 0.05 s, got {self.segment_seconds}")
         if self.metric_disc_degraded and self.losses.metric <= 0:
             raise ValueError("--metric-disc-degraded trains the PESQ discriminator, which this recipe leaves out: "
+                             "add --metric-disc or --loss metric=W")
+        if self.pesq_workers < 0:
+            raise ValueError(f"--pesq-workers must be 0 (score in the training process) or more, got {self.pesq_workers}")
+        if self.pesq_workers > 0 and self.losses.metric <= 0:
+            raise ValueError("--pesq-workers scores the PESQ discriminator's targets, which this recipe leaves out: "
                              "add --metric-disc or --loss metric=W")
         if self.degrade.reverb_noise_prob > 0 and self.task != "dereverb":
             # Silently ignoring it would train another recipe than the one asked for.

@@ -278,6 +278,7 @@ class Trainer:
         else:
             self.disc_models = dict(self.discs)
         self._stop = False
+        self._pesq = None
 
     # ------------------------------------------------------------------ data
     def _build_data(self) -> None:
@@ -433,6 +434,20 @@ class Trainer:
         wave_hat = S.synthesise(out_mag, phase_hat, self.stft_cfg, length) if needs_wave else None
         return in_mag, mag_hat, phase_hat, wave_hat, estimate
 
+    def _pesq_scorer(self):
+        """The metric critic's PESQ scorer, with its pool of ``cfg.pesq_workers`` processes started on first use."""
+        if self._pesq is None:
+            from models.metrics.pesq_batch import PesqBatch
+
+            self._pesq = PesqBatch(self.stft_cfg.sample_rate_hz, self.cfg.pesq_workers)
+        return self._pesq
+
+    def close(self) -> None:
+        """Stops the PESQ pool, if one was started (the log is closed by :meth:`run`)."""
+        if self._pesq is not None:
+            self._pesq.close()
+            self._pesq = None
+
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         """One optimisation step on (input, target) [B, N]; returns the loss components."""
         from models import discriminators as DS
@@ -451,20 +466,19 @@ class Trainer:
         # Critics first, on the detached output (as the authors).
         if "metric" in self.discs:
             d, opt = self.disc_models["metric"], self.disc_optims["metric"]
-            clean = y.cpu().numpy()
-            targets = DS.pesq_targets(clean, wave_hat.detach().cpu().numpy(), self.stft_cfg.sample_rate_hz)
+            # The output's and the input's PESQ in one call, so a pool scores all rows at once.
+            waves = [wave_hat.detach().cpu().numpy()] + ([x.cpu().numpy()] if self.cfg.metric_disc_degraded else [])
+            targets = DS.pesq_targets(np.concatenate([y.cpu().numpy()] * len(waves)), np.concatenate(waves),
+                                      self.stft_cfg.sample_rate_hz, scorer=self._pesq_scorer()).to(self.device)
             opt.zero_grad(set_to_none=True)
             b = y.shape[0]
             fake = resynth[0].detach()
-            pairs = [ref_mag, fake]
-            if self.cfg.metric_disc_degraded:
-                pairs.append(in_mag)
+            pairs = [ref_mag, fake] + ([in_mag] if self.cfg.metric_disc_degraded else [])
             scores = d(torch.cat([ref_mag] * len(pairs)), torch.cat(pairs))
             loss_d = F.mse_loss(scores[:b], torch.ones(b, device=self.device))
-            loss_d = loss_d + DS.metric_critic_loss(scores[b:2 * b], targets.to(self.device))
+            loss_d = loss_d + DS.metric_critic_loss(scores[b:2 * b], targets[:b])
             if self.cfg.metric_disc_degraded:
-                degraded = DS.pesq_targets(clean, x.cpu().numpy(), self.stft_cfg.sample_rate_hz)
-                loss_d = loss_d + DS.metric_critic_loss(scores[2 * b:], degraded.to(self.device))
+                loss_d = loss_d + DS.metric_critic_loss(scores[2 * b:], targets[b:])
             loss_d.backward()
             opt.step()
             out["disc_metric"] = float(loss_d.detach())
@@ -577,6 +591,7 @@ class Trainer:
         finally:
             for sig, h in handlers.items():
                 signal.signal(sig, h)
+            self.close()
             self.log.close()
 
     def _run(self) -> TrainResult:
