@@ -32,6 +32,13 @@ register(RegistryEntry(
     weights_file='masknet-iam-refine-tf-metric-dereverb.safetensors',
     sha256='bea3d4bfbaf61e3101445c4b74aa6035dfe47f9f69fc9c1e75e7ea39eb87348f',
     source='gre train run M2-dereverb-metric, averaged weights (the average of 7 checkpoints (steps 1,250, 1,500, 1,750, 2,000, 2,250, 2,500, 2,642)); model card masknet-iam-refine-tf-metric-dereverb.md',
+), default_for=())
+register(RegistryEntry(
+    name='masknet-iam-refine-tf-metric-v2-dereverb', arch='masknet', config_name='iam_refine_tf',
+    tasks=('dereverb',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-iam-refine-tf-metric-v2-dereverb.safetensors',
+    sha256='22e3208d58e64f6afbce06dbbc2ccbc33c241a53bc1df54e4bb4fc169c1b7a67',
+    source='gre train run M2-dereverb-metric, averaged weights (the average of 8 checkpoints (steps 3,500, 3,750, 4,000, 4,250, 4,500, 4,750, 5,000, 5,130)); model card masknet-iam-refine-tf-metric-v2-dereverb.md',
 ), default_for=('dereverb',))
 register(RegistryEntry(
     name='masknet-map-bwe', arch='masknet', config_name='map',
