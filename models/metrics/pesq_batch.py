@@ -5,7 +5,7 @@ of ~26 ms of single-threaded C code on a 2 s crop. On a GPU that is most of a st
 with spare cores scores the rows in parallel (``workers`` > 0). Results are identical either way:
 the same C code runs on the same numbers.
 
-This module imports no torch, so the pool's processes start in well under a second.
+This module imports no torch itself, so a pool process loads little beyond `pesq` and numpy.
 """
 from __future__ import annotations
 
