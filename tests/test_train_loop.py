@@ -272,7 +272,6 @@ def test_masknet_trains_on_its_target_loss_and_exports(corpus, tmp_path, target)
 def test_masknet_step_uses_the_ideal_mask_of_the_batch(corpus, tmp_path):
     """The trainer's mask term equals the network's own mask_loss on the batch's STFTs."""
     from models import stft as S
-    from models.train.loop import Trainer
 
     cfg = _cfg(corpus, arch="masknet", config_name="tiny_psm", steps=1,
                losses=default_losses("denoise", arch="masknet"))
@@ -293,7 +292,6 @@ def test_metric_critic_learns_the_degraded_inputs_pesq_only_when_asked(corpus, t
     input's own PESQ as its target; without it, only the clean and the network's output."""
     from models import discriminators as DS
     from models import stft as S
-    from models.train.loop import Trainer
 
     cfg = _cfg(corpus, arch="masknet", config_name="tiny_psm", steps=1, segment_seconds=1.0,
                losses=replace(default_losses("denoise", arch="masknet"), metric=1.0), metric_disc_degraded=degraded)
@@ -368,7 +366,6 @@ def test_masknet_trains_on_the_spectral_recipe(corpus, tmp_path):
 def test_init_weights_starts_from_the_given_checkpoint(corpus, tmp_path):
     """--init-weights: step 0 holds the file's weights (not a random init); a resumed run ignores it."""
     from models.checkpoint import load_checkpoint
-    from models.train.loop import Trainer
 
     first = _cfg(corpus, arch="masknet", config_name="tiny_psm", steps=2, seed=7,
                  losses=default_losses("denoise", arch="masknet"))
@@ -416,7 +413,6 @@ def test_init_weights_may_change_the_mask_target_of_a_same_shape_network(corpus,
     """PSM weights start an IAM run as they are (same layers, another target); tiny_psm -> tiny (hidden 8,
     conv 2) is still refused when a size differs."""
     from models.checkpoint import load_checkpoint
-    from models.train.loop import Trainer
 
     first = _cfg(corpus, arch="masknet", config_name="tiny_psm", steps=1,
                  losses=default_losses("denoise", arch="masknet"))
