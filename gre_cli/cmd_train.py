@@ -46,7 +46,7 @@ def train_command(
                                               "as MetricGAN+ does (needs --metric-disc or --loss metric=W)."),
     pesq_workers: int = typer.Option(0, "--pesq-workers", metavar="N",
                                      help="Processes that score the PESQ discriminator's targets (0: the training "
-                                     "process; on a GPU machine give it spare cores: same results, faster steps)."),
+                                     "process; on a GPU machine give it spare cores: same results, faster steps; per process under torchrun)."),
     mpd: Optional[bool] = typer.Option(None, "--mpd/--no-mpd",
                                        help="HiFi-GAN multi-period discriminator (default: the task's recipe)."),
     noise_augment: bool = typer.Option(False, "--noise-augment/--no-noise-augment",

@@ -70,7 +70,8 @@ class TrainConfig:
     metric_disc_degraded: bool = False
     #: Processes that score the metric critic's PESQ targets (0 = the training process, row by
     #: row). PESQ is single-threaded C code, ~26 ms per 2 s crop, so on a GPU it is most of a
-    #: critic step; spare cores score a batch's rows in parallel, with identical results.
+    #: critic step; spare cores score a batch's rows in parallel, with identical results. Per
+    #: training process: under torchrun each rank keeps a pool of its own.
     pesq_workers: int = 0
 
     #: Fields that may change when a run is resumed (they do not change what is learnt).
