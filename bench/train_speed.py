@@ -137,11 +137,18 @@ def _load_avg() -> float:
         return float("nan")
 
 
-def write_results(rows: list[dict], command: str | None = None) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    meta = {"command": command or "python bench/train_speed.py " + " ".join(sys.argv[1:]), "cpu_count": os.cpu_count(),
-            "machine": platform.processor() or platform.machine(), "authors_small_b4_2s": AUTHORS_SMALL_B4_2S}
-    (RESULTS / "train_speed.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+def write_results(rows: list[dict], out: Path, command: str | None = None, meta: dict | None = None) -> None:
+    """``out``: path without suffix; writes out.json and out.md. ``meta``: that of the file being
+    re-rendered (its machine's), else this machine's."""
+    from models.device import cpu_runs_bf16_natively
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = meta or {"command": command or "python bench/train_speed.py " + " ".join(sys.argv[1:]),
+                    "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+                    "authors_small_b4_2s": AUTHORS_SMALL_B4_2S, "cpu_bf16": cpu_runs_bf16_natively()}
+    bf16 = {True: "This CPU has bf16 arithmetic (AVX512-BF16 or AMX). ",
+            False: "This CPU has no bf16 arithmetic (no AVX512-BF16 nor AMX): bf16 is emulated. "}.get(meta.get("cpu_bf16"), "")
+    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     a = AUTHORS_SMALL_B4_2S
     lines = ["# Training step speed on CPU (`bench/train_speed.py`)", "",
              f"Command (last run; `--merge` keeps earlier rows, each row gives its number of timed steps): "
@@ -150,6 +157,7 @@ def write_results(rows: list[dict], command: str | None = None) -> None:
              "Step = the trainer's full generator step (denoise recipe losses: STFT, network, iSTFT, mag+pha+com+con"
              "+time, backward, AdamW; the masknet rows: their target's mask loss, as the shipped MaskNets trained), 1 thread. `cpu s` = CPU time per step (median), i.e. the step time on an "
              "idle core; steps/h and audio h/h (hours of training audio per hour) are computed from it. "
+             f"{bf16}"
              "ckpt = --grad-checkpoint (every MPICM and HADF recomputed in backward); lowmem = --low-memory.",
              f"Authors' code, same machine (issue 5): small b4x2s fp32, 2 threads: {a['s_per_step']} s/step wall "
              f"(~{3600 / a['s_per_step']:.0f} steps/h) at {a['peak_gb']} GB peak.", "",
@@ -165,7 +173,7 @@ def write_results(rows: list[dict], command: str | None = None) -> None:
                      f"{r['audio_h_per_hour']:.2f} | {r['peak_gb']:.2f} | {r['wall_s_per_step']:.1f} | "
                      f"{r.get('load_avg', float('nan')):.1f} | {r['repeats']} |")
     lines += ["", "Notes:", ""] + [f"- {n}" for n in NOTES]
-    (RESULTS / "train_speed.md").write_text("\n".join(lines) + "\n")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
@@ -177,18 +185,20 @@ def main() -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--merge", action="store_true", help="update rows of an existing results file")
     ap.add_argument("--render", action="store_true", help="only rewrite the markdown from the JSON results")
+    ap.add_argument("--out", type=Path, default=RESULTS / "train_speed",
+                    help="results path without suffix (.json and .md); another machine's CPU deserves its own file")
     args = ap.parse_args()
     if args.render:
-        data = json.loads((RESULTS / "train_speed.json").read_text())
-        write_results(data["rows"], data["meta"]["command"])
+        data = json.loads(args.out.with_suffix(".json").read_text())
+        write_results(data["rows"], args.out, meta=data["meta"])
         return
     if args.child:
         print(json.dumps(run_case(args.child, args.repeats, args.threads)))
         return
     names = args.only or list(CASES)
     rows = []
-    if args.merge and (RESULTS / "train_speed.json").is_file():
-        rows = [r for r in json.loads((RESULTS / "train_speed.json").read_text())["rows"] if r["case"] not in names]
+    if args.merge and args.out.with_suffix(".json").is_file():
+        rows = [r for r in json.loads(args.out.with_suffix(".json").read_text())["rows"] if r["case"] not in names]
     for name in names:
         load = _load_avg()
         p = subprocess.run([sys.executable, __file__, "--child", name, "--repeats", str(args.repeats),
@@ -202,7 +212,7 @@ def main() -> None:
         print(json.dumps(row), file=sys.stderr, flush=True)
         order = {n: i for i, n in enumerate(CASES)}
         rows.sort(key=lambda r: order.get(r["case"], 99))
-        write_results(rows)
+        write_results(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -157,6 +157,11 @@ def enhance_command(
         raise _usage_error(err, f"{name} is not trained for --task {task} (it does: {', '.join(model.info.tasks)})")
     if out_sample_rate is None and model_widens_bandwidth(model, task):
         options = replace(options, widen_to_model_rate=True)
+    from models.device import module_device, precision_warning
+
+    slow = precision_warning(precision, module_device(model))
+    if slow and not quiet:
+        err.print(f"gre enhance: warning: {slow}", markup=False, highlight=False, soft_wrap=True)
 
     interrupt = _Interrupt()
     for sig in (signal.SIGINT, signal.SIGTERM):

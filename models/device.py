@@ -32,6 +32,27 @@ def check_precision(precision: str, device: torch.device) -> None:
         raise ValueError("fp16 runs on CUDA only; on CPU use --precision bf16 or fp32")
 
 
+def cpu_runs_bf16_natively() -> bool:
+    """Whether this CPU has bf16 arithmetic (AVX512-BF16 or AMX tiles); True when torch cannot tell.
+
+    Without it, bf16 autocast on the CPU converts to and from fp32 around every operation: a
+    MaskNet training step took 4.8-6.0x its fp32 CPU time on an AVX2-only AMD EPYC
+    (`bench/results/train_speed_avx2.md`), where on a CPU with AMX it took 0.45-0.6x
+    (`bench/results/train_speed.md`).
+    """
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    probes = [probe for probe in probes if probe is not None]  # private torch API: absent means unknown
+    return not probes or any(probe() for probe in probes)
+
+
+def precision_warning(precision: str, device: torch.device) -> str | None:
+    """One line for the user when ``precision`` will run far slower than fp32 on ``device``; else None."""
+    if precision == "bf16" and device.type == "cpu" and not cpu_runs_bf16_natively():
+        return ("bf16 on this CPU is emulated (it has neither AVX512-BF16 nor AMX) and runs many times slower "
+                "than fp32: use --precision fp32")
+    return None
+
+
 def autocast(precision: str, device: torch.device):
     """Autocast context for ``precision`` on ``device`` (fp32: a no-op context).
 

@@ -144,3 +144,40 @@ def test_an_unknown_gpu_index_is_one_clear_error(gre, tmp_path):
                           capture_output=True, timeout=300)
     lines = done.stderr.decode().strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and f"cuda:{index}" in lines[0]
+
+
+def test_bf16_is_flagged_only_where_the_cpu_emulates_it(monkeypatch):
+    """Without AVX512-BF16 or AMX, bf16 autocast on the CPU runs several times slower than fp32
+    (bench/results/train_speed_avx2.md): that, and only that, earns the warning."""
+    from models.device import cpu_runs_bf16_natively, precision_warning
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not cpu_runs_bf16_natively()
+    warning = precision_warning("bf16", cpu)
+    assert "emulated" in warning and "--precision fp32" in warning and "\n" not in warning
+    assert precision_warning("fp32", cpu) is None and precision_warning("bf16", cuda) is None
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert cpu_runs_bf16_natively() and precision_warning("bf16", cpu) is None
+    # A torch without these probes cannot tell: no warning rather than a false one.
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    assert cpu_runs_bf16_natively() and precision_warning("bf16", cpu) is None
+
+
+def test_gre_enhance_warns_of_emulated_bf16_unless_quiet(gre, tmp_path):
+    from models.device import precision_warning
+
+    src = tmp_path / "in"
+    src.mkdir()
+    sf.write(src / "a.wav", noisy_speechlike(1.0, 2), 16000, subtype="FLOAT")
+    expected = precision_warning("bf16", torch.device("cpu"))  # this machine's answer
+    for quiet, out in ((False, "out"), (True, "out-quiet")):
+        done = subprocess.run([gre, "enhance", src, tmp_path / out, "--model", MODEL, "--device", "cpu",
+                               "--precision", "bf16", "--threads", "1", "--workers", "0", *(["--quiet"] if quiet else [])],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / out / "a.wav").is_file()
+        shown = [line for line in done.stderr.splitlines() if "warning:" in line]
+        assert shown == ([] if quiet or expected is None else [f"gre enhance: warning: {expected}"]), done.stderr

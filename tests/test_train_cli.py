@@ -46,6 +46,26 @@ def test_gre_train_tiny_runs_and_resumes(corpus, tmp_path):
     assert "resumed" in p.stderr and "step 4" in p.stdout
 
 
+def test_gre_train_resumes_in_another_precision(corpus, tmp_path):
+    """A run started in one precision goes on in another (a bf16 run moved to a CPU without bf16
+    hardware), and says that the continuation is not bit-identical; the saved config follows."""
+    import torch
+
+    from models.device import precision_warning
+
+    run = tmp_path / "run"
+    assert _run(*_base(corpus, run, "--steps", "2", "--no-metric-disc", "--precision", "fp32")).returncode == 0
+    p = _run(*_base(corpus, run, "--steps", "3", "--no-metric-disc", "--precision", "bf16", "--resume"))
+    assert p.returncode == 0, p.stderr
+    assert "resuming with steps: 2 -> 3; precision: 'fp32' -> 'bf16' (not bit-identical" in p.stderr
+    assert json.loads((run / "config.json").read_text())["precision"] == "bf16"
+    assert "step 3" in p.stdout
+    warning = precision_warning("bf16", torch.device("cpu"))  # this machine's answer
+    assert (f"warning: {warning}" in p.stderr) if warning else ("warning:" not in p.stderr)
+    p = _run(*_base(corpus, run, "--steps", "4", "--no-metric-disc", "--precision", "fp32", "--resume"))
+    assert p.returncode == 0 and "precision: 'bf16' -> 'fp32'" in p.stderr and "warning:" not in p.stderr
+
+
 def test_gre_train_refuses_existing_run_and_other_config(corpus, tmp_path):
     run = tmp_path / "run"
     assert _run(*_base(corpus, run, "--steps", "1", "--no-metric-disc")).returncode == 0

@@ -75,7 +75,11 @@ class TrainConfig:
     pesq_workers: int = 0
 
     #: Fields that may change when a run is resumed (they do not change what is learnt).
-    RESUMABLE = ("steps", "workers", "threads", "device", "val_every", "ckpt_every", "log_every",
+    #: ``precision`` too: weights, optimiser state and the fp16 loss scaler's absence or presence
+    #: are the same in every precision (autocast only changes how the network's arithmetic runs), so
+    #: a run started with bf16 on a CPU that has bf16 hardware can go on in fp32 on one that has not.
+    #: Such a continuation is not bit-identical to an uninterrupted run; the trainer says so.
+    RESUMABLE = ("steps", "workers", "threads", "device", "precision", "val_every", "ckpt_every", "log_every",
                  "val_clean_dirs", "val_noise_dirs", "val_rir_dirs", "val_files", "val_max_seconds", "grad_checkpoint",
                  "low_memory", "keep_weights", "pesq_workers")
 
@@ -158,6 +162,11 @@ class TrainConfig:
     def with_resumable(self, other: "TrainConfig") -> "TrainConfig":
         """This config with the resumable fields taken from ``other``."""
         return replace(self, **{k: getattr(other, k) for k in self.RESUMABLE})
+
+    def resumable_changes(self, other: "TrainConfig") -> list[str]:
+        """Resumable fields that differ, as 'name: old -> new' (what a resume changes)."""
+        a, b = self.to_dict(), other.to_dict()
+        return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in self.RESUMABLE if a[k] != b[k]]
 
 
 LOSS_RECIPES = ("auto", "target", "spectral")

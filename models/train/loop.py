@@ -33,7 +33,7 @@ from models.data import degrade as D
 from models.data.dataset import CropSpec, DegradedCrops, StepBatchSampler
 from models.data.files import scan_cached
 from models.data.rirs import RoomSimConfig, cached_simulated_rirs, load_rirs
-from models.device import check_precision, resolve_device
+from models.device import check_precision, precision_warning, resolve_device
 from models.train.config import TrainConfig
 from models.train.logs import RunLog, plot_curves
 from models.train.state import load_state, rng_state, save_state, set_rng_state
@@ -111,8 +111,9 @@ def enable_grad_checkpointing(network: torch.nn.Module) -> int:
     return len(blocks)
 
 
-def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[TrainConfig, bool]:
-    """Check ``run_dir`` against ``cfg``. Returns (config to use, whether a checkpoint exists)."""
+def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[TrainConfig, bool, list[str]]:
+    """Check ``run_dir`` against ``cfg``. Returns (config to use, whether a checkpoint exists, the
+    resumable settings this resume changes as 'name: old -> new')."""
     config_path, last = run_dir / "config.json", run_dir / "last.pt"
     has_ckpt = last.is_file()
     if has_ckpt and not resume:
@@ -129,8 +130,9 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[Trai
         if diff:
             raise RunDirError(f"{run_dir}: made by another config ({'; '.join(diff[:4])}); use the same options "
                               "to resume it, or a new --run-dir")
-        cfg = saved.with_resumable(cfg)
-    return cfg, has_ckpt
+        changes = saved.resumable_changes(cfg)
+        return saved.with_resumable(cfg), has_ckpt, changes
+    return cfg, has_ckpt, []
 
 
 def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
@@ -216,7 +218,7 @@ class Trainer:
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         _barrier(self.dist)
-        cfg, has_ckpt = prepare_run_dir(cfg, self.run_dir, resume)
+        cfg, has_ckpt, changes = prepare_run_dir(cfg, self.run_dir, resume)
         self.cfg = cfg
         self.net_cfg = named_config(cfg.arch, cfg.config_name)
         # Checked before the corpus scan: a network that cannot serve the task, or a wrong
@@ -227,6 +229,13 @@ class Trainer:
         init_state = (initial_weights(cfg.init_weights, cfg.arch, self.net_cfg)
                       if cfg.init_weights and not has_ckpt else None)
         self.log = RunLog(self.run_dir, cfg.steps, 0, enabled=self.dist.main and not quiet)
+        if changes:
+            self.log.message(f"resuming with {'; '.join(changes)}"
+                             + (" (not bit-identical to an uninterrupted run)"
+                                if any(c.startswith("precision:") for c in changes) else ""))
+        warning = precision_warning(cfg.precision, self.device)
+        if warning:
+            self.log.message(f"warning: {warning}")
         self.stft_cfg = self.net_cfg.stft
         self._build_data()
         if self.dist.main:
