@@ -75,10 +75,10 @@ class TrainConfig:
     pesq_workers: int = 0
 
     #: Fields that may change when a run is resumed (they do not change what is learnt).
-    #: ``precision`` too: weights, optimiser state and the fp16 loss scaler's absence or presence
-    #: are the same in every precision (autocast only changes how the network's arithmetic runs), so
-    #: a run started with bf16 on a CPU that has bf16 hardware can go on in fp32 on one that has not.
-    #: Such a continuation is not bit-identical to an uninterrupted run; the trainer says so.
+    #: ``precision`` too: weights and optimiser state are fp32 in every precision (autocast only
+    #: changes how the network's arithmetic runs; leaving fp16 drops its loss scaler, entering it
+    #: starts a new one), so a run started with bf16 on a CPU that has bf16 hardware can go on in
+    #: fp32 on one that has not. The continuation is not bit-identical; the trainer says so.
     RESUMABLE = ("steps", "workers", "threads", "device", "precision", "val_every", "ckpt_every", "log_every",
                  "val_clean_dirs", "val_noise_dirs", "val_rir_dirs", "val_files", "val_max_seconds", "grad_checkpoint",
                  "low_memory", "keep_weights", "pesq_workers")
