@@ -39,6 +39,13 @@ register(RegistryEntry(
     weights_file='masknet-iam-refine-tf-metric-v2-dereverb.safetensors',
     sha256='22e3208d58e64f6afbce06dbbc2ccbc33c241a53bc1df54e4bb4fc169c1b7a67',
     source='gre train run M2-dereverb-metric, averaged weights (the average of 8 checkpoints (steps 3,500, 3,750, 4,000, 4,250, 4,500, 4,750, 5,000, 5,130)); model card masknet-iam-refine-tf-metric-v2-dereverb.md',
+), default_for=())
+register(RegistryEntry(
+    name='masknet-iam-refine-tf-metric-v3-dereverb', arch='masknet', config_name='iam_refine_tf',
+    tasks=('dereverb',), mode='enhance', sample_rate_hz=16000,
+    weights_file='masknet-iam-refine-tf-metric-v3-dereverb.safetensors',
+    sha256='1ea214e44e1b25d18d16fdddc4998b2665efc5f935ab8cea421b4ef1739a3594',
+    source='gre train run M2-dereverb-metric, averaged weights (the average of 3 checkpoints (steps 5,500, 5,750, 5,808)); model card masknet-iam-refine-tf-metric-v3-dereverb.md',
 ), default_for=('dereverb',))
 register(RegistryEntry(
     name='masknet-map-bwe', arch='masknet', config_name='map',
