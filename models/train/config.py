@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from models.data.degrade import TASKS, DegradeConfig
 from models.losses import LossWeights, mask_recipe, recipe
@@ -156,17 +157,22 @@ class TrainConfig:
         saved config keeps naming the weights it started from (so the file need not exist any more).
         """
         a, b = self.to_dict(), other.to_dict()
-        return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if k not in self.RESUMABLE and a[k] != b.get(k)
+        return [describe_change(k, a[k], b.get(k)) for k in a if k not in self.RESUMABLE and a[k] != b.get(k)
                 and not (k == "init_weights" and not b.get(k))]
 
     def with_resumable(self, other: "TrainConfig") -> "TrainConfig":
         """This config with the resumable fields taken from ``other``."""
         return replace(self, **{k: getattr(other, k) for k in self.RESUMABLE})
 
-    def resumable_changes(self, other: "TrainConfig") -> list[str]:
-        """Resumable fields that differ, as 'name: old -> new' (what a resume changes)."""
+    def resumable_changes(self, other: "TrainConfig") -> dict[str, tuple[Any, Any]]:
+        """Resumable fields that differ: {name: (old, new)} (what a resume changes)."""
         a, b = self.to_dict(), other.to_dict()
-        return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in self.RESUMABLE if a[k] != b[k]]
+        return {k: (a[k], b[k]) for k in self.RESUMABLE if a[k] != b[k]}
+
+
+def describe_change(name: str, old: Any, new: Any) -> str:
+    """'name: old -> new', as run-dir messages print a setting that differs."""
+    return f"{name}: {old!r} -> {new!r}"
 
 
 LOSS_RECIPES = ("auto", "target", "spectral")

@@ -34,7 +34,7 @@ from models.data.dataset import CropSpec, DegradedCrops, StepBatchSampler
 from models.data.files import scan_cached
 from models.data.rirs import RoomSimConfig, cached_simulated_rirs, load_rirs
 from models.device import check_precision, precision_warning, resolve_device
-from models.train.config import TrainConfig
+from models.train.config import TrainConfig, describe_change
 from models.train.logs import RunLog, plot_curves
 from models.train.state import load_state, rng_state, save_state, set_rng_state
 
@@ -111,9 +111,9 @@ def enable_grad_checkpointing(network: torch.nn.Module) -> int:
     return len(blocks)
 
 
-def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[TrainConfig, bool, list[str]]:
+def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[TrainConfig, bool, dict]:
     """Check ``run_dir`` against ``cfg``. Returns (config to use, whether a checkpoint exists, the
-    resumable settings this resume changes as 'name: old -> new')."""
+    resumable settings this resume changes: {name: (old, new)})."""
     config_path, last = run_dir / "config.json", run_dir / "last.pt"
     has_ckpt = last.is_file()
     if has_ckpt and not resume:
@@ -132,7 +132,7 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[Trai
                               "to resume it, or a new --run-dir")
         changes = saved.resumable_changes(cfg)
         return saved.with_resumable(cfg), has_ckpt, changes
-    return cfg, has_ckpt, []
+    return cfg, has_ckpt, {}
 
 
 def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
@@ -230,9 +230,8 @@ class Trainer:
                       if cfg.init_weights and not has_ckpt else None)
         self.log = RunLog(self.run_dir, cfg.steps, 0, enabled=self.dist.main and not quiet)
         if changes:
-            self.log.message(f"resuming with {'; '.join(changes)}"
-                             + (" (not bit-identical to an uninterrupted run)"
-                                if any(c.startswith("precision:") for c in changes) else ""))
+            self.log.message(f"resuming with {'; '.join(describe_change(k, *v) for k, v in changes.items())}"
+                             + (" (not bit-identical to an uninterrupted run)" if "precision" in changes else ""))
         warning = precision_warning(cfg.precision, self.device)
         if warning:
             self.log.message(f"warning: {warning}")
