@@ -45,38 +45,25 @@ PAUSE_DB = 40.0
 PAUSE_FRAMES = 4
 
 
+def runs_of_true(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) index ranges of the runs of True in the bool array ``mask``."""
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
 def pause_frames(mag: np.ndarray) -> np.ndarray:
     """Bool [T]: frames of ``mag`` [F, T] that belong to a pause of at least PAUSE_FRAMES frames."""
     energy = (mag ** 2).sum(axis=0)
     quiet = energy <= energy.max() * 10 ** (-PAUSE_DB / 10)
     out = np.zeros_like(quiet)
-    t = 0
-    while t < len(quiet):
-        if quiet[t]:
-            end = t
-            while end < len(quiet) and quiet[end]:
-                end += 1
-            if end - t >= PAUSE_FRAMES:
-                out[t:end] = True
-            t = end
-        else:
-            t += 1
+    for a, b in runs_of_true(quiet):
+        out[a:b] = b - a >= PAUSE_FRAMES
     return out
 
 
 def islands(pauses: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) frame ranges of sound between pauses."""
-    spans, t = [], 0
-    while t < len(pauses):
-        if pauses[t]:
-            t += 1
-            continue
-        end = t
-        while end < len(pauses) and not pauses[end]:
-            end += 1
-        spans.append((t, end))
-        t = end
-    return spans
+    return runs_of_true(~pauses)
 
 
 def weighted_error(mag: np.ndarray, d: np.ndarray) -> np.ndarray:

@@ -137,13 +137,13 @@ def _load_avg() -> float:
         return float("nan")
 
 
-def write_results(rows: list[dict], out: Path, command: str | None = None, meta: dict | None = None) -> None:
+def write_results(rows: list[dict], out: Path, meta: dict | None = None) -> None:
     """``out``: path without suffix; writes out.json and out.md. ``meta``: that of the file being
-    re-rendered (its machine's), else this machine's."""
+    re-rendered (its command and machine), else this run's."""
     from models.device import cpu_runs_bf16_natively
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = meta or {"command": command or "python bench/train_speed.py " + " ".join(sys.argv[1:]),
+    meta = meta or {"command": "python bench/train_speed.py " + " ".join(sys.argv[1:]),
                     "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
                     "authors_small_b4_2s": AUTHORS_SMALL_B4_2S, "cpu_bf16": cpu_runs_bf16_natively()}
     bf16 = {True: "This CPU has bf16 arithmetic (AVX512-BF16 or AMX). ",
