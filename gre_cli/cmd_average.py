@@ -3,7 +3,7 @@ fine-tunes)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 
@@ -17,15 +17,21 @@ def average_weights_command(
     out: Path = typer.Option(..., "--out", "-o", help="The averaged checkpoint to write (.safetensors)."),
     last: int = typer.Option(0, "--last", metavar="N", help="Average only the N checkpoints of the latest steps "
                              "(0: all given)."),
+    from_step: Optional[int] = typer.Option(None, "--from-step", metavar="STEP",
+                                            help="Average only the checkpoints of training step STEP and later "
+                                            "(a late window of a run; with --last, the N latest of those)."),
 ) -> None:
     """Average the weights of checkpoints of one training run (steadier than any single one), or of a model
     and its fine-tunes (a weight interpolation, "model soup")."""
     from models.checkpoint import CheckpointError
     from models.weights_average import (are_run_checkpoints, average_checkpoints, averaged_sources,
-                                        latest_checkpoints)
+                                        select_by_step)
 
     if last < 0:
         typer.echo(f"gre average-weights: --last {last}: give a number of checkpoints, or 0 for all", err=True)
+        raise typer.Exit(2)
+    if from_step is not None and from_step < 0:
+        typer.echo(f"gre average-weights: --from-step {from_step}: give a training step, 0 or more", err=True)
         raise typer.Exit(2)
     files: list[Path] = []
     for item in inputs:
@@ -39,7 +45,7 @@ def average_weights_command(
         else:
             files.append(item)
     try:
-        inputs = latest_checkpoints(files, last) if last else files
+        inputs = select_by_step(files, last=last, from_step=from_step) if last or from_step is not None else files
     except CheckpointError as err:
         typer.echo(f"gre average-weights: {err}", err=True)
         raise typer.Exit(2) from None

@@ -126,20 +126,31 @@ def _check_same(a, b, path_a: Path, path_b: Path) -> None:
                                   f"{path_a} has {tuple(value.shape)} {value.dtype}")
 
 
-def latest_checkpoints(paths: Sequence[str | Path], count: int) -> list[Path]:
-    """The ``count`` files of ``paths`` with the highest training steps, in step order.
+def select_by_step(paths: Sequence[str | Path], *, last: int = 0, from_step: int | None = None) -> list[Path]:
+    """The files of ``paths`` at or after training step ``from_step`` (None: all), then the ``last`` of
+    them with the highest steps (0: all), in step order.
 
     Raises :class:`CheckpointError` naming a file whose step is not recorded (neither in its
-    metadata nor as a ``step-N`` name), since "latest" would then be a guess.
+    metadata nor as a ``step-N`` name), since "latest" or "from step" would then be a guess; and
+    when no file is at or after ``from_step``, naming the latest step there is.
     """
     steps = []
     for p in map(Path, paths):
         step = _step_of(p)
         if step is None:
+            option = "--last" if from_step is None else "--from-step"
             raise CheckpointError(f"{p}: its training step is not recorded; give the checkpoints to average "
-                                  "without --last")
+                                  f"without {option}")
         steps.append((step, p))
-    return [p for _, p in sorted(steps)[-count:]]
+    steps.sort()
+    if from_step is not None:
+        kept = [(step, p) for step, p in steps if step >= from_step]
+        if not kept:
+            latest = steps[-1][0] if steps else None
+            raise CheckpointError(f"no checkpoint at or after step {from_step} (the latest is step {latest}); "
+                                  "give an earlier --from-step")
+        steps = kept
+    return [p for _, p in (steps[-last:] if last else steps)]
 
 
 def are_run_checkpoints(sources: Sequence[AveragedSource]) -> bool:

@@ -159,3 +159,29 @@ def test_cli_takes_a_folder_and_the_last_n_checkpoints(gre, tmp_path):
                         ([str(folder), "--last", "-1", "-o", str(out)], "--last -1")):
         bad = subprocess.run([gre, "average-weights", *args], capture_output=True, text=True)
         assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and words in bad.stderr, bad.stderr
+
+
+def test_cli_takes_the_checkpoints_from_a_step_on(gre, tmp_path):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    for step in (500, 1000, 1500, 2000):
+        _save(folder / f"step-{step:07d}.safetensors", seed=step, step=step)
+    out = tmp_path / "avg.safetensors"
+    for args, steps in ((["--from-step", "1000"], [1000, 1500, 2000]),
+                        (["--from-step", "1001"], [1500, 2000]),
+                        (["--from-step", "0"], [500, 1000, 1500, 2000]),
+                        (["--from-step", "600", "--last", "2"], [1500, 2000])):
+        done = subprocess.run([gre, "average-weights", str(folder), *args, "-o", str(out)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, (args, done.stderr)
+        assert [s.step for s in averaged_sources(out)] == steps, args
+    unstepped = tmp_path / "x.safetensors"
+    _save(unstepped, seed=9)
+    out.unlink()
+    for args, words in ((["--from-step", "2500"], "no checkpoint at or after step 2500 (the latest is step 2000)"),
+                        (["--from-step", "2000"], "at least two"),
+                        (["--from-step", "-5"], "--from-step -5"),
+                        ([str(unstepped), "--from-step", "500"], "without --from-step")):
+        bad = subprocess.run([gre, "average-weights", str(folder), *args, "-o", str(out)], capture_output=True, text=True)
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and words in bad.stderr, bad.stderr
+    assert not out.exists()
