@@ -159,7 +159,9 @@ def write_results(rows: list[dict], out: Path, meta: dict | None = None) -> None
              "idle core; steps/h and audio h/h (hours of training audio per hour) are computed from it. "
              f"{bf16}"
              "ckpt = --grad-checkpoint (every MPICM and HADF recomputed in backward); lowmem = --low-memory.",
-             f"Authors' code, same machine (issue 5): small b4x2s fp32, 2 threads: {a['s_per_step']} s/step wall "
+             f"Authors' code, as issue 5 measured it (on that session's machine, a CPU with AMX; `x authors` divides "
+             f"its wall time at 2 threads by our CPU time at 1 thread, and is not a measurement of the authors' code on "
+             f"this file's machine): small b4x2s fp32, 2 threads: {a['s_per_step']} s/step wall "
              f"(~{3600 / a['s_per_step']:.0f} steps/h) at {a['peak_gb']} GB peak.", "",
              "| case | cpu s/step | steps/h | x authors | audio h/h | peak GB | wall s/step | load | timed steps |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
