@@ -146,8 +146,9 @@ def select_by_step(paths: Sequence[str | Path], *, last: int = 0, from_step: int
     if from_step is not None:
         kept = [(step, p) for step, p in steps if step >= from_step]
         if not kept:
-            latest = steps[-1][0] if steps else None
-            raise CheckpointError(f"no checkpoint at or after step {from_step} (the latest is step {latest}); "
+            if not steps:
+                raise CheckpointError("no checkpoints given")
+            raise CheckpointError(f"no checkpoint at or after step {from_step} (the latest is step {steps[-1][0]}); "
                                   "give an earlier --from-step")
         steps = kept
     return [p for _, p in (steps[-last:] if last else steps)]
