@@ -136,11 +136,17 @@ def test_cli_averages_and_refuses_bad_input_with_one_line(gre, tmp_path):
     assert not (tmp_path / "x.safetensors").exists()
 
 
-def test_cli_takes_a_folder_and_the_last_n_checkpoints(gre, tmp_path):
+def _run_weights_folder(tmp_path, steps):
+    """A `gre train --keep-weights` folder: one step-N checkpoint per step (different weights each)."""
     folder = tmp_path / "weights"
     folder.mkdir()
-    for step in (500, 1000, 1500, 2000):
+    for step in steps:
         _save(folder / f"step-{step:07d}.safetensors", seed=step, step=step)
+    return folder
+
+
+def test_cli_takes_a_folder_and_the_last_n_checkpoints(gre, tmp_path):
+    folder = _run_weights_folder(tmp_path, (500, 1000, 1500, 2000))
     out = tmp_path / "avg.safetensors"
     done = subprocess.run([gre, "average-weights", str(folder), "--last", "3", "-o", str(out)],
                           capture_output=True, text=True)
@@ -162,10 +168,7 @@ def test_cli_takes_a_folder_and_the_last_n_checkpoints(gre, tmp_path):
 
 
 def test_cli_takes_the_checkpoints_from_a_step_on(gre, tmp_path):
-    folder = tmp_path / "weights"
-    folder.mkdir()
-    for step in (500, 1000, 1500, 2000):
-        _save(folder / f"step-{step:07d}.safetensors", seed=step, step=step)
+    folder = _run_weights_folder(tmp_path, (500, 1000, 1500, 2000))
     out = tmp_path / "avg.safetensors"
     for args, steps in ((["--from-step", "1000"], [1000, 1500, 2000]),
                         (["--from-step", "1001"], [1500, 2000]),
