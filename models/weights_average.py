@@ -128,12 +128,15 @@ def _check_same(a, b, path_a: Path, path_b: Path) -> None:
 
 def select_by_step(paths: Sequence[str | Path], *, last: int = 0, from_step: int | None = None) -> list[Path]:
     """The files of ``paths`` at or after training step ``from_step`` (None: all), then the ``last`` of
-    them with the highest steps (0: all), in step order.
+    them with the highest steps (0: all), in step order. With neither, ``paths`` as given (steps or
+    not: a model and its fine-tune have none).
 
     Raises :class:`CheckpointError` naming a file whose step is not recorded (neither in its
     metadata nor as a ``step-N`` name), since "latest" or "from step" would then be a guess; and
     when no file is at or after ``from_step``, naming the latest step there is.
     """
+    if not last and from_step is None:
+        return [Path(p) for p in paths]
     steps = []
     for p in map(Path, paths):
         step = _step_of(p)
