@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -215,9 +216,24 @@ class Trainer:
         if self.dist.world > 1 and self.device.type == "cuda":
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         self.run_dir = Path(run_dir)
+        # A run dir made here is removed again when the set-up fails (a wrong corpus folder, a bad
+        # --init-weights): a failed start must not leave a folder behind that looks like a run.
+        made_run_dir = self.dist.main and not self.run_dir.exists()
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         _barrier(self.dist)
+        try:
+            self._set_up(cfg, resume, quiet)
+        except BaseException:
+            if getattr(self, "log", None) is not None:
+                self.log.close()
+            if made_run_dir:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
+
+    def _set_up(self, cfg: TrainConfig, resume: bool, quiet: bool) -> None:
+        """Everything of :meth:`__init__` after the run dir exists: config check, data, network,
+        optimisers, and the checkpoint or initial weights."""
         cfg, has_ckpt, changes = prepare_run_dir(cfg, self.run_dir, resume)
         self.cfg = cfg
         self.net_cfg = named_config(cfg.arch, cfg.config_name)
