@@ -86,6 +86,23 @@ def _barrier(d: _Dist) -> None:
         dist.barrier()
 
 
+class PeerSetUpError(RuntimeError):
+    """On a DDP rank other than 0: rank 0 could not set up the run (its corpus scan failed)."""
+
+
+def _share_scan_outcome(d: _Dist, error: BaseException | None = None) -> str | None:
+    """Rank 0 tells every rank whether its corpus scan worked; returns rank 0's error message or None.
+
+    A collective in place of a barrier (every rank calls it once). Rank 0 scans alone while the
+    others wait: with a bare barrier, a failed scan left them with a torn connection and a gloo
+    error instead of the reason; this way each rank stops with rank 0's one-line message."""
+    if d.world <= 1:
+        return None
+    box = [None if error is None else str(error)]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def _checkpointed(module: torch.nn.Module) -> None:
     forward = module.forward
     module.forward = lambda *args: checkpoint(forward, *args, use_reentrant=False)
@@ -305,12 +322,11 @@ class Trainer:
         self._pesq = None
 
     # ------------------------------------------------------------------ data
-    def _build_data(self) -> None:
+    def _scan_corpus(self, scan: dict) -> tuple[dict, list[np.ndarray] | None]:
+        """Scan the corpus folders (cached in the run dir) and load or simulate the rooms.
+
+        Returns ({name: (files, report)}, room impulse responses or None)."""
         cfg, rate = self.cfg, self.cfg.degrade.sample_rate_hz
-        scan = dict(sample_rate_hz=rate, min_seconds=cfg.min_file_seconds)
-        # Rank 0 scans and writes the caches in the run dir; the other ranks then read them.
-        if not self.dist.main:
-            _barrier(self.dist)
         cache = lambda name: self.run_dir / name  # noqa: E731
         polarity = dict(estimate_polarity=cfg.reads_canonical_polarity)
         lists = {"clean": scan_cached(list(cfg.clean_dirs), cache("files_clean.json"), what="clean", **scan,
@@ -334,8 +350,25 @@ class Trainer:
                 self.log.message("no --rir folder: simulating rooms with pyroomacoustics")
                 rirs = cached_simulated_rirs(self.run_dir / "rirs_simulated.npz",
                                              RoomSimConfig(), rate, cfg.seed)
+        return lists, rirs
+
+    def _build_data(self) -> None:
+        cfg, rate = self.cfg, self.cfg.degrade.sample_rate_hz
+        scan = dict(sample_rate_hz=rate, min_seconds=cfg.min_file_seconds)
+        # Rank 0 scans and writes the caches in the run dir; the other ranks then read them.
+        if not self.dist.main:
+            failed = _share_scan_outcome(self.dist)
+            if failed is not None:
+                raise PeerSetUpError(f"rank {self.dist.rank} stops: rank 0 could not set up the run: {failed}")
+        try:
+            lists, rirs = self._scan_corpus(scan)
+        except Exception as err:
+            if self.dist.main:
+                _share_scan_outcome(self.dist, err)
+            raise
         if self.dist.main:
-            _barrier(self.dist)
+            _share_scan_outcome(self.dist)
+        cache = lambda name: self.run_dir / name  # noqa: E731
         for name, (_, report) in lists.items():
             self.log.message(report.summary(name))
             self.log.record({"kind": "scan", "what": name, "kept": report.kept, "hours": report.seconds / 3600,
