@@ -49,6 +49,10 @@ def train_command(
                                      "process; on a GPU machine give it spare cores: same results, faster steps; per process under torchrun)."),
     mpd: Optional[bool] = typer.Option(None, "--mpd/--no-mpd",
                                        help="HiFi-GAN multi-period discriminator (default: the task's recipe)."),
+    mpd_crop_seconds: float = typer.Option(0.0, "--mpd-crop-seconds", metavar="S",
+                                           help="Let the multi-period discriminator judge one random S-second window "
+                                           "of each waveform (0: the whole segment, the authors'); on a CPU 0.5 makes "
+                                           "its share of a step about 4x cheaper (HiFi-GAN uses 0.37 s windows)."),
     noise_augment: bool = typer.Option(False, "--noise-augment/--no-noise-augment",
                                        help="Vary the noise beyond the noise folder: babble from other training "
                                        "speech, coloured Gaussian noise, two recordings mixed (off: the authors' recipe)."),
@@ -120,6 +124,7 @@ def train_command(
             ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
             low_memory=low_memory, init_weights=init_weights, keep_weights=keep_weights,
             canonical_polarity=canonical_polarity, metric_disc_degraded=metric_disc_degraded, pesq_workers=pesq_workers,
+            mpd_crop_seconds=mpd_crop_seconds,
             losses=parse_loss_overrides(default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch,
                                                        recipe_name=loss_recipe), loss),
             degrade=replace(DegradeConfig(), snr_range_db=tuple(snr_range), **(NOISE_AUGMENT if noise_augment else {}),

@@ -131,6 +131,17 @@ def test_gre_train_denoise_without_noise_is_a_usage_error(corpus, tmp_path):
     assert p.returncode == 2 and "--noise" in p.stderr
 
 
+def test_gre_train_mpd_crop_seconds_reaches_the_config(corpus, tmp_path):
+    p = _run("--task", "phase", "--clean", str(corpus["clean"]), "--run-dir", str(tmp_path / "bad"),
+             "--config", "tiny", "--steps", "1", "--segment-seconds", "0.5", "--mpd-crop-seconds", "0.5")
+    assert p.returncode == 2 and "--mpd-crop-seconds must be 0" in p.stderr and not (tmp_path / "bad").exists()
+    p = _run("--task", "phase", "--clean", str(corpus["clean"]), "--run-dir", str(tmp_path / "ok"),
+             "--config", "tiny", "--steps", "1", "--batch-size", "2", "--segment-seconds", "0.5", "--workers", "0",
+             "--threads", "1", "--mpd-crop-seconds", "0.25")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads((tmp_path / "ok" / "config.json").read_text())["mpd_crop_seconds"] == 0.25
+
+
 def test_gre_train_loss_weights_on_top_of_the_recipe(corpus, tmp_path):
     """--loss NAME=WEIGHT sets one component (saved in config.json and logged); a bad one is a usage error."""
     base = ["--task", "bwe", "--clean", str(corpus["clean"]), "--arch", "masknet", "--config", "tiny_map",

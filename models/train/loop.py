@@ -505,6 +505,17 @@ class Trainer:
             self._pesq.close()
             self._pesq = None
 
+    def _mpd_windows(self, y: torch.Tensor, wave_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(target, output) [B, N] cut to one random window [B, L] per row, the same span of both
+        (``cfg.mpd_crop_seconds``); unchanged when that is 0 or not shorter than the batch. The
+        offsets come from torch's generator, whose state the checkpoint keeps (resume stays exact)."""
+        n, length = y.shape[-1], self.cfg.mpd_crop_samples
+        if length <= 0 or length >= n:
+            return y, wave_hat
+        start = torch.randint(0, n - length + 1, (y.shape[0], 1))
+        index = (start + torch.arange(length)).to(y.device)
+        return torch.gather(y, 1, index), torch.gather(wave_hat, 1, index)
+
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         """One optimisation step on (input, target) [B, N]; returns the loss components."""
         from models import discriminators as DS
@@ -519,6 +530,9 @@ class Trainer:
         resynth = None
         if w.consistency > 0 or w.metric > 0:
             resynth = S.analyse(wave_hat, self.stft_cfg)
+
+        # What the multi-period discriminator judges: the whole waveforms, or one random window of each.
+        mpd_real, mpd_fake = (self._mpd_windows(y, wave_hat) if w.mpd > 0 else (y, wave_hat))
 
         # Critics first, on the detached output (as the authors).
         if "metric" in self.discs:
@@ -543,7 +557,7 @@ class Trainer:
             d, opt = self.disc_models["mpd"], self.disc_optims["mpd"]
             opt.zero_grad(set_to_none=True)
             b = y.shape[0]
-            scores, _ = d(torch.cat([y, wave_hat.detach()]))
+            scores, _ = d(torch.cat([mpd_real, mpd_fake.detach()]))
             loss_d = DS.hinge_discriminator_loss([s[:b] for s in scores], [s[b:] for s in scores])
             loss_d.backward()
             if self.cfg.disc_grad_clip > 0:
@@ -581,9 +595,9 @@ class Trainer:
         if w.mpd > 0:
             d = self.discs["mpd"]
             d.requires_grad_(False)
-            fake_scores, fake_feats = d(wave_hat)
+            fake_scores, fake_feats = d(mpd_fake)
             with torch.no_grad():
-                _, real_feats = d(y)
+                _, real_feats = d(mpd_real)
             terms["mpd"] = DS.feature_matching_loss(real_feats, fake_feats) + DS.hinge_generator_loss(fake_scores)
             d.requires_grad_(True)
         loss = sum(getattr(w, k) * v for k, v in terms.items())
