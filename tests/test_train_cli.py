@@ -90,6 +90,10 @@ def test_gre_train_empty_corpus_is_one_clear_error(tmp_path):
         assert words in p.stderr and "Traceback" not in p.stderr
         assert len(p.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "r").exists()  # the run dir it made is removed again
+    # ... and so are the parent folders it made for it.
+    p = _run("--task", "bwe", "--clean", str(empty), "--run-dir", str(tmp_path / "new" / "runs" / "r"),
+             "--config", "tiny", "--steps", "1", "--workers", "0")
+    assert p.returncode == 1 and not (tmp_path / "new").exists() and empty.is_dir()
     # A run dir that existed before is the user's: a failed start leaves it in place.
     (tmp_path / "mine").mkdir()
     p = _run("--task", "bwe", "--clean", str(empty), "--run-dir", str(tmp_path / "mine"), "--config", "tiny",

@@ -86,6 +86,16 @@ def _barrier(d: _Dist) -> None:
         dist.barrier()
 
 
+def _first_missing_folder(path: Path) -> Path | None:
+    """The outermost folder of ``path`` (itself included) that does not exist yet, or None if it exists."""
+    path = path.absolute()
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
 class PeerSetUpError(RuntimeError):
     """On a DDP rank other than 0: rank 0 could not set up the run (its corpus scan failed)."""
 
@@ -233,9 +243,10 @@ class Trainer:
         if self.dist.world > 1 and self.device.type == "cuda":
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         self.run_dir = Path(run_dir)
-        # A run dir made here is removed again when the set-up fails (a wrong corpus folder, a bad
-        # --init-weights): a failed start must not leave a folder behind that looks like a run.
-        made_run_dir = self.dist.main and not self.run_dir.exists()
+        # The folders made here (the run dir, and any parents it lacked) are removed again when the
+        # set-up fails (a wrong corpus folder, a bad --init-weights): a failed start must not leave
+        # a folder behind that looks like a run.
+        made = _first_missing_folder(self.run_dir) if self.dist.main else None
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         _barrier(self.dist)
@@ -244,8 +255,8 @@ class Trainer:
         except BaseException:
             if getattr(self, "log", None) is not None:
                 self.log.close()
-            if made_run_dir:
-                shutil.rmtree(self.run_dir, ignore_errors=True)
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
             raise
 
     def _set_up(self, cfg: TrainConfig, resume: bool, quiet: bool) -> None:
