@@ -34,19 +34,29 @@ def corpus(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("corpus"))
 
 
-def test_resume_equals_uninterrupted_training(corpus, tmp_path):
-    cfg = _cfg(corpus)  # includes the metric discriminator (PESQ-driven, dropout RNG)
+def _straight_and_resumed(cfg: TrainConfig, tmp_path: Path, stop_at: int, **on_resume) -> tuple[dict, dict]:
+    """last.pt of ``cfg`` trained straight through, and of the same run stopped at step ``stop_at``
+    and resumed (with ``on_resume`` changed)."""
     train(cfg, tmp_path / "straight", quiet=True)
-    train(replace(cfg, steps=2), tmp_path / "split", quiet=True)
-    # Resume with a different worker count: the data of a step does not depend on it.
-    train(replace(cfg, workers=1), tmp_path / "split", resume=True, quiet=True)
-    a = load_state(tmp_path / "straight" / "last.pt")
-    b = load_state(tmp_path / "split" / "last.pt")
-    assert a["step"] == b["step"] == 4
+    train(replace(cfg, steps=stop_at), tmp_path / "split", quiet=True)
+    train(replace(cfg, **on_resume), tmp_path / "split", resume=True, quiet=True)
+    return load_state(tmp_path / "straight" / "last.pt"), load_state(tmp_path / "split" / "last.pt")
+
+
+def _assert_same_weights(a: dict, b: dict, discriminator: str) -> None:
+    """The network's and the named discriminator's weights of two training states are bit-identical."""
     for key, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][key]), key
-    for key, tensor in a["discriminators"]["metric"].items():
-        assert torch.equal(tensor, b["discriminators"]["metric"][key]), key
+    for key, tensor in a["discriminators"][discriminator].items():
+        assert torch.equal(tensor, b["discriminators"][discriminator][key]), key
+
+
+def test_resume_equals_uninterrupted_training(corpus, tmp_path):
+    cfg = _cfg(corpus)  # includes the metric discriminator (PESQ-driven, dropout RNG)
+    # Resume with a different worker count: the data of a step does not depend on it.
+    a, b = _straight_and_resumed(cfg, tmp_path, 2, workers=1)
+    assert a["step"] == b["step"] == 4
+    _assert_same_weights(a, b, "metric")
     assert a["optimizer"]["state"][0]["exp_avg"].equal(b["optimizer"]["state"][0]["exp_avg"])
 
 
@@ -260,16 +270,9 @@ def test_mpd_windows_cut_the_same_random_span_of_target_and_output(corpus, tmp_p
 
 def test_mpd_windows_resume_exactly(corpus, tmp_path):
     cfg = _phase_mpd_cfg(corpus, steps=2, ckpt_every=1, mpd_crop_seconds=0.2)
-    train(cfg, tmp_path / "straight", quiet=True)
-    train(replace(cfg, steps=1), tmp_path / "split", quiet=True)
-    train(cfg, tmp_path / "split", resume=True, quiet=True)
-    a = load_state(tmp_path / "straight" / "last.pt")
-    b = load_state(tmp_path / "split" / "last.pt")
+    a, b = _straight_and_resumed(cfg, tmp_path, 1)
     assert a["step"] == b["step"] == 2
-    for key, tensor in a["model"].items():
-        assert torch.equal(tensor, b["model"][key]), key
-    for key, tensor in a["discriminators"]["mpd"].items():
-        assert torch.equal(tensor, b["discriminators"]["mpd"][key]), key
+    _assert_same_weights(a, b, "mpd")
     # ... and the window changes what is learnt (the comparison above is not of two unwindowed runs).
     train(replace(cfg, mpd_crop_seconds=0.0), tmp_path / "whole", quiet=True)
     c = load_state(tmp_path / "whole" / "last.pt")
