@@ -77,7 +77,8 @@ class TrainConfig:
     #: Length in seconds of the random windows of each waveform that the multi-period discriminator
     #: judges (one window per batch row, the same span of target and output); 0 = the whole segment,
     #: as the authors. HiFi-GAN trains its MPD on 0.37 s windows. On a CPU the MPD's convolutions are
-    #: most of a step (about 30 CPU s at batch 4 x 2 s, session 25): a 0.5 s window costs a quarter.
+    #: most of a step: 29.1 CPU s at batch 4 x 2 s, 7.9 s with 0.5 s windows, 0.8 s without the MPD
+    #: (bench/results/mpd_crop_speed.md).
     mpd_crop_seconds: float = 0.0
 
     #: Fields that may change when a run is resumed (they do not change what is learnt).

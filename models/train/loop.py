@@ -518,7 +518,7 @@ class Trainer:
 
     def _mpd_windows(self, y: torch.Tensor, wave_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(target, output) [B, N] cut to one random window [B, L] per row, the same span of both
-        (``cfg.mpd_crop_seconds``); unchanged when that is 0 or not shorter than the batch. The
+        (``cfg.mpd_crop_seconds``); unchanged when that is 0 or not shorter than the waveforms. The
         offsets come from torch's generator, whose state the checkpoint keeps (resume stays exact)."""
         n, length = y.shape[-1], self.cfg.mpd_crop_samples
         if length <= 0 or length >= n:
