@@ -10,7 +10,8 @@ hinge terms) side by side for each setting, plus the same step without the MPD:
 
 One process, 1 thread, fp32; the settings alternate round by round (so background load hits them alike) on
 one fixed random batch; the median of ``--repeats`` rounds of process CPU time is reported (the step time on an
-idle core). The trainers need a corpus folder to start: a temporary one of two seconds-long noise files.
+idle core). The trainers need a corpus folder to start: a temporary one of two noise files, each a second
+longer than the segment.
 Writes OUT.md and OUT.json.
 """
 from __future__ import annotations
