@@ -338,21 +338,20 @@ class Trainer:
 
         Returns ({name: (files, report)}, room impulse responses or None)."""
         cfg, rate = self.cfg, self.cfg.degrade.sample_rate_hz
-        cache = lambda name: self.run_dir / name  # noqa: E731
         polarity = dict(estimate_polarity=cfg.reads_canonical_polarity)
-        lists = {"clean": scan_cached(list(cfg.clean_dirs), cache("files_clean.json"), what="clean", **scan,
+        lists = {"clean": scan_cached(list(cfg.clean_dirs), self.run_dir / "files_clean.json", what="clean", **scan,
                                       **polarity)}
         if D.needs_noise(cfg.task, cfg.degrade):
             if not cfg.noise_dirs:
                 why = " (--reverb-noise)" if cfg.task == "dereverb" else ""
                 raise ValueError(f"task {cfg.task} adds noise{why}: pass --noise DIR (a folder of noise recordings)")
-            lists["noise"] = scan_cached(list(cfg.noise_dirs), cache("files_noise.json"), what="noise", **scan)
+            lists["noise"] = scan_cached(list(cfg.noise_dirs), self.run_dir / "files_noise.json", what="noise", **scan)
         if D.needs_rir(cfg.task) and cfg.rir_dirs:
-            lists["rir"] = scan_cached(list(cfg.rir_dirs), cache("files_rir.json"), what="rir",
+            lists["rir"] = scan_cached(list(cfg.rir_dirs), self.run_dir / "files_rir.json", what="rir",
                                        sample_rate_hz=rate, min_seconds=0.0)
         if cfg.val_clean_dirs and self.dist.main:
-            lists["val"] = scan_cached(list(cfg.val_clean_dirs), cache("files_val.json"), what="val-clean", **scan,
-                                       **polarity)
+            lists["val"] = scan_cached(list(cfg.val_clean_dirs), self.run_dir / "files_val.json", what="val-clean",
+                                       **scan, **polarity)
         rirs = None
         if D.needs_rir(cfg.task):
             if "rir" in lists:
@@ -379,7 +378,6 @@ class Trainer:
             raise
         if self.dist.main:
             _share_scan_outcome(self.dist)
-        cache = lambda name: self.run_dir / name  # noqa: E731
         for name, (_, report) in lists.items():
             self.log.message(report.summary(name))
             self.log.record({"kind": "scan", "what": name, "kept": report.kept, "hours": report.seconds / 3600,
@@ -394,11 +392,11 @@ class Trainer:
 
             val_noise, val_rirs = noise, rirs
             if cfg.val_noise_dirs and D.needs_noise(cfg.task, cfg.degrade):
-                val_noise = scan_cached(list(cfg.val_noise_dirs), cache("files_val_noise.json"), what="val-noise",
-                                        **scan)[0]
+                val_noise = scan_cached(list(cfg.val_noise_dirs), self.run_dir / "files_val_noise.json",
+                                        what="val-noise", **scan)[0]
             if cfg.val_rir_dirs and D.needs_rir(cfg.task):
-                val_rirs = load_rirs(scan_cached(list(cfg.val_rir_dirs), cache("files_val_rir.json"), what="val-rir",
-                                                 sample_rate_hz=rate, min_seconds=0.0)[0], rate)
+                val_rirs = load_rirs(scan_cached(list(cfg.val_rir_dirs), self.run_dir / "files_val_rir.json",
+                                                 what="val-rir", sample_rate_hz=rate, min_seconds=0.0)[0], rate)
             self.val_items = build_val_set(lists["val"][0], cfg.task, cfg.degrade, cfg.seed, cfg.val_files,
                                            cfg.val_max_seconds, val_noise, val_rirs)
 
