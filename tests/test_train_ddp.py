@@ -50,20 +50,26 @@ def test_ddp_two_gloo_processes_match_one_process(tmp_path):
 
 
 @pytest.mark.skipif(not (BIN / "torchrun").exists(), reason="torchrun not installed")
-def test_ddp_failed_corpus_scan_stops_every_rank_with_its_reason(tmp_path):
-    """Rank 0 scans the corpus alone; when that fails, the other rank must stop with rank 0's reason
-    (not with a torn gloo connection), and the run dir made for the run is gone."""
+@pytest.mark.parametrize("folder,what", [("--clean", "clean"), ("--val-noise", "val-noise")])
+def test_ddp_failed_corpus_scan_stops_every_rank_with_its_reason(tmp_path, folder, what):
+    """Rank 0 scans the corpus and builds the validation set alone; when either fails (an empty training
+    folder, an empty --val-noise), the other rank must stop with rank 0's reason (not with a torn gloo
+    connection), and the run dir made for the run is gone."""
     corpus = make_corpus(tmp_path / "corpus")
     empty = tmp_path / "empty"
     empty.mkdir()
     args = _args(corpus, tmp_path / "run")
-    args[args.index("--clean") + 1] = str(empty)
+    if folder == "--clean":
+        args[args.index("--clean") + 1] = str(empty)
+    else:
+        args += ["--val-clean", str(corpus["clean"]), "--val-noise", str(empty)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ddp = subprocess.run([str(BIN / "torchrun"), "--nproc-per-node", "2", "--master-port", "29518",
                           "-m", "gre_cli", *args], capture_output=True, text=True, timeout=300, env=env)
     assert ddp.returncode != 0
     lines = [ln for ln in ddp.stderr.splitlines() if ln.startswith("gre train:")]
-    assert any(str(empty) in ln and "no usable clean audio" in ln and "rank" not in ln for ln in lines), ddp.stderr[-3000:]
+    reason = f"no usable {what} audio"
+    assert any(str(empty) in ln and reason in ln and "rank" not in ln for ln in lines), ddp.stderr[-3000:]
     assert any(ln.startswith("gre train: rank 1 stops: rank 0 could not set up the run:") and str(empty) in ln
                for ln in lines), ddp.stderr[-3000:]
     assert "Connection closed by peer" not in ddp.stderr

@@ -365,13 +365,16 @@ class Trainer:
     def _build_data(self) -> None:
         cfg, rate = self.cfg, self.cfg.degrade.sample_rate_hz
         scan = dict(sample_rate_hz=rate, min_seconds=cfg.min_file_seconds)
-        # Rank 0 scans and writes the caches in the run dir; the other ranks then read them.
+        # Rank 0 scans and writes the caches in the run dir, and builds the validation set; the other
+        # ranks wait for its outcome, then read the caches.
         if not self.dist.main:
             failed = _share_scan_outcome(self.dist)
             if failed is not None:
                 raise PeerSetUpError(f"rank {self.dist.rank} stops: rank 0 could not set up the run: {failed}")
         try:
             lists, rirs = self._scan_corpus(scan)
+            noise = lists.get("noise", (None,))[0]
+            self.val_items = self._build_val_set(lists, noise, rirs, scan) if self.dist.main and "val" in lists else []
         except Exception as err:
             if self.dist.main:
                 _share_scan_outcome(self.dist, err)
@@ -383,22 +386,24 @@ class Trainer:
             self.log.record({"kind": "scan", "what": name, "kept": report.kept, "hours": report.seconds / 3600,
                              "skipped": report.skipped, "flipped": report.flipped})
         self.scan_reports = {k: v[1] for k, v in lists.items()}
-        noise = lists.get("noise", (None,))[0]
         spec = CropSpec(cfg.task, cfg.segment_samples, cfg.seed, cfg.degrade)
         self.dataset = DegradedCrops(spec, lists["clean"][0], noise, rirs)
-        self.val_items = []
-        if self.dist.main and "val" in lists:
-            from models.train.validation import build_val_set
 
-            val_noise, val_rirs = noise, rirs
-            if cfg.val_noise_dirs and D.needs_noise(cfg.task, cfg.degrade):
-                val_noise = scan_cached(list(cfg.val_noise_dirs), self.run_dir / "files_val_noise.json",
-                                        what="val-noise", **scan)[0]
-            if cfg.val_rir_dirs and D.needs_rir(cfg.task):
-                val_rirs = load_rirs(scan_cached(list(cfg.val_rir_dirs), self.run_dir / "files_val_rir.json",
-                                                 what="val-rir", sample_rate_hz=rate, min_seconds=0.0)[0], rate)
-            self.val_items = build_val_set(lists["val"][0], cfg.task, cfg.degrade, cfg.seed, cfg.val_files,
-                                           cfg.val_max_seconds, val_noise, val_rirs)
+    def _build_val_set(self, lists: dict, noise, rirs, scan: dict) -> list:
+        """Rank 0's validation items, from the scanned --val-clean files and their own noise and rooms (or
+        the training ones)."""
+        from models.train.validation import build_val_set
+
+        cfg, rate = self.cfg, self.cfg.degrade.sample_rate_hz
+        val_noise, val_rirs = noise, rirs
+        if cfg.val_noise_dirs and D.needs_noise(cfg.task, cfg.degrade):
+            val_noise = scan_cached(list(cfg.val_noise_dirs), self.run_dir / "files_val_noise.json",
+                                    what="val-noise", **scan)[0]
+        if cfg.val_rir_dirs and D.needs_rir(cfg.task):
+            val_rirs = load_rirs(scan_cached(list(cfg.val_rir_dirs), self.run_dir / "files_val_rir.json",
+                                             what="val-rir", sample_rate_hz=rate, min_seconds=0.0)[0], rate)
+        return build_val_set(lists["val"][0], cfg.task, cfg.degrade, cfg.seed, cfg.val_files,
+                             cfg.val_max_seconds, val_noise, val_rirs)
 
     def _loader(self) -> DataLoader:
         sampler = StepBatchSampler(self.step, self.cfg.steps, self.cfg.batch_size, self.dist.rank, self.dist.world)
