@@ -16,12 +16,14 @@ keeps only its magnitude), so there is no separate clean-input pass; PD is score
 
 A model is a registered name, a checkpoint file, or ``peer:NAME`` for a peer system of
 `gre benchmark` (e.g. ``peer:dfn3``, DeepFilterNet3; only peers without delay, run in this process on
-the 16 kHz files); ``label=model`` names its row. Writes --out (.md and .json).
+the 16 kHz files); ``label=model`` names its row. Options of `gre enhance` may follow the model, as one
+argument: ``"s4=masknet-psm-denoise --shifts 4"`` (split like a shell line). Writes --out (.md and .json).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -46,7 +48,7 @@ def parse_models(items: list[str]) -> list[tuple[str, str]]:
     for item in items:
         label, _, model = item.rpartition("=")
         if not label:
-            path = Path(model)
+            path = Path(shlex.split(model)[0])
             label = f"{path.parent.name}/{path.stem}" if path.suffix == ".safetensors" else model
         out.append((label, model))
     return out
@@ -76,8 +78,10 @@ def enhance(gre: str, model: str, src: Path, dst: Path, threads: int) -> None:
     if model.startswith("peer:"):
         enhance_with_peer(model.removeprefix("peer:"), src, dst)
         return
+    model, *options = shlex.split(model)
     flag = "--checkpoint" if Path(model).is_file() else "--model"
-    cmd = [gre, "enhance", str(src), str(dst), flag, model, "--threads", str(threads), "--quiet", "--overwrite"]
+    cmd = [gre, "enhance", str(src), str(dst), flag, model, "--threads", str(threads), "--quiet", "--overwrite",
+           *options]
     subprocess.run(cmd, check=True)
 
 
