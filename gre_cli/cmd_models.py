@@ -14,10 +14,18 @@ from models.registry import DEFAULT_FOR_TASK, REGISTRY, RegistryEntry
 
 
 def _param_count(entry: RegistryEntry) -> int:
-    """Parameters of the entry's network; a chain counts those of its stages."""
+    """Parameters of the entry's network; a chain counts those of its stages, a router also its classifier."""
     if entry.stages:
-        return sum(_param_count(REGISTRY[s]) for s in entry.stages if s in REGISTRY)
+        own = _classifier_params() if entry.arch == "router" else 0
+        return own + sum(_param_count(REGISTRY[s]) for s in entry.stages if s in REGISTRY)
     return _network_params(entry.arch, entry.config_name)
+
+
+@functools.lru_cache(maxsize=None)
+def _classifier_params() -> int:
+    from models.nets.degradation import DegradationClassifier
+
+    return sum(p.numel() for p in DegradationClassifier().parameters())
 
 
 @functools.lru_cache(maxsize=None)

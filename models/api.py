@@ -61,11 +61,41 @@ def load_model(name_or_path: str | Path | None = None, *, task: str | None = Non
 
 
 def _load_one(name_or_path: str | Path) -> torch.nn.Module:
-    """One model: a checkpoint file, or a registered name."""
+    """One model: a checkpoint file (or a router file), or a registered name."""
     path = Path(name_or_path)
     if path.suffix in (".safetensors", ".pt", ".pth", ".ckpt") or path.is_file():
+        if _is_router_file(path):
+            return _router(path, str(path))
         return _from_loaded(load_checkpoint(path), str(path))
     return _from_registry(str(name_or_path))
+
+
+def _is_router_file(path: Path) -> bool:
+    from models.router import ROUTER_KIND
+
+    if path.suffix != ".safetensors" or not path.is_file():
+        return False
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("kind") == ROUTER_KIND
+    except Exception:  # noqa: BLE001 - not readable as safetensors: load_checkpoint says why
+        return False
+
+
+def _router(path: Path, name: str, stage_names: tuple[str, ...] = (), info: ModelInfo | None = None) -> torch.nn.Module:
+    """A :class:`~models.router.RoutedEnhancer` from a router file; ``stage_names`` (a registry entry's) take the
+    place of the ones the file names."""
+    from models.router import RoutedEnhancer
+    from models.train.degradation import load_router_file
+
+    classifier, named = load_router_file(path)
+    dereverb, denoise, bwe = (_from_registry(stage) for stage in (stage_names or named))
+    info = info or ModelInfo(name=name, arch="router", config_name="+".join(stage_names or named),
+                             tasks=("universal",), mode="enhance", sample_rate_hz=classifier.cfg.sample_rate_hz,
+                             source=f"router file {path}")
+    return RoutedEnhancer(classifier, dereverb, denoise, bwe, info)
 
 
 def _from_registry(name: str) -> torch.nn.Module:
@@ -74,6 +104,11 @@ def _from_registry(name: str) -> torch.nn.Module:
         from models.classical import CLASSICAL_MODELS
 
         return CLASSICAL_MODELS[entry.name]()
+    if entry.arch == "router":
+        _check_weights_file(entry)
+        return _router(entry.weights_path, entry.name, entry.stages, ModelInfo(
+            name=entry.name, arch=entry.arch, config_name=entry.config_name, tasks=entry.tasks, mode=entry.mode,
+            sample_rate_hz=entry.sample_rate_hz, source=entry.source))
     if entry.stages:
         stages = [_from_registry(stage) for stage in entry.stages]
         return ChainedEnhancer(stages, ModelInfo(
@@ -89,14 +124,20 @@ def _from_registry(name: str) -> torch.nn.Module:
         info = ModelInfo(name=entry.name, arch=entry.arch, config_name=entry.config_name, tasks=entry.tasks,
                          mode=entry.mode, sample_rate_hz=entry.sample_rate_hz, source=entry.source)
         return Enhancer(network, _stft_of(config), entry.mode, info)
-    path = entry.weights_path
-    if not path.is_file():
-        raise CheckpointError(f"{name}: weights file {path} is missing from the installation; reinstall gre")
-    if entry.sha256 and sha256_of(path) != entry.sha256:
-        raise CheckpointError(f"{name}: weights file {path} does not match its sha256; reinstall gre")
+    path = _check_weights_file(entry)
     model = _from_loaded(load_checkpoint(path), name)
     model.info = replace(model.info, source=entry.source)
     return model
+
+
+def _check_weights_file(entry) -> Path:
+    """The entry's weights file, after checking that it is installed and matches its sha256."""
+    path = entry.weights_path
+    if not path.is_file():
+        raise CheckpointError(f"{entry.name}: weights file {path} is missing from the installation; reinstall gre")
+    if entry.sha256 and sha256_of(path) != entry.sha256:
+        raise CheckpointError(f"{entry.name}: weights file {path} does not match its sha256; reinstall gre")
+    return path
 
 
 @torch.inference_mode()

@@ -3,7 +3,9 @@
 A weights file is looked up in ``models/weights/`` (shipped inside the package) and verified
 against its sha256 before use. An entry without a weights file is a seeded random
 initialisation, for tests and smoke runs (never a default for a task), or a chain (``arch``
-"chain"): registered models run one after another, named in ``stages``.
+"chain"): registered models run one after another, named in ``stages``. A router (``arch`` "router",
+:mod:`models.router`) has a weights file (its degradation classifier) and names its dereverb, denoise and
+bwe models in ``stages``.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ class RegistryEntry:
     weights_file: str | None = None  # file name in WEIGHTS_DIR
     sha256: str | None = None
     source: str = ""
-    stages: tuple[str, ...] = ()  # a chain's models, in the order they run
+    stages: tuple[str, ...] = ()  # a chain's models, in the order they run; a router's dereverb, denoise, bwe
 
     @property
     def weights_path(self) -> Path | None:
@@ -34,9 +36,10 @@ class RegistryEntry:
 
     @property
     def available(self) -> bool:
+        own = self.weights_path is None or self.weights_path.is_file()
         if self.stages:
-            return all(s in REGISTRY and REGISTRY[s].available for s in self.stages)
-        return self.weights_path is None or self.weights_path.is_file()
+            return own and all(s in REGISTRY and REGISTRY[s].available for s in self.stages)
+        return own
 
 
 REGISTRY: dict[str, RegistryEntry] = {}

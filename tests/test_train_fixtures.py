@@ -49,3 +49,22 @@ def synthetic_rir(delay: int, rng: np.random.Generator, n: int = 4000) -> np.nda
     tail = rng.standard_normal(n - delay - 40) * np.exp(-np.arange(n - delay - 40) / 800) * 0.3
     h[delay + 40:] = tail
     return h
+
+
+def make_router_file(root: Path, stages: tuple[str, str, str] = ("gre-tiny-random",) * 3) -> tuple[Path, dict]:
+    """A router file trained for a few seconds on a test corpus (8 clean files, 2 noises, 3 synthetic rooms),
+    routing to ``stages``; returns (its path, the training report)."""
+    from models.train.degradation import ClassifierTrainConfig, save_router, train_classifier
+
+    corpus = make_corpus(root / "corpus", n_clean=8, seconds=2.0)
+    rir_dir = root / "corpus" / "rir"
+    rir_dir.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        sf.write(rir_dir / f"r{i}.wav", synthetic_rir(100 + 30 * i, rng), RATE)
+    cfg = ClassifierTrainConfig((str(corpus["clean"]),), (str(corpus["noise"]),), (str(rir_dir),), examples=160,
+                                val_examples=40, seconds=1.0, epochs=30, batch_size=32)
+    model, report = train_classifier(cfg, log=lambda message: None)
+    path = root / "router.safetensors"
+    save_router(model, path, stages, cfg, report)
+    return path, report

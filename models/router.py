@@ -1,0 +1,106 @@
+"""The universal task as a router: a classifier says what an input suffers from, and the input goes to the
+specialist models it needs, in the order the degradations were made undone last-first.
+
+    wave [B, N] --DegradationClassifier--> noise? reverb?   (per row: a chunk of one channel)
+    row --> [dereverb model if reverb] --> [denoise model if noise] --> bandwidth extender --> out
+
+Why: one universal model of the size this project can train is behind each specialist on that specialist's own
+kind of input (`bench/results/universal_case_probe_heldout.md`), while the specialists harm input that lacks their
+degradation. The bandwidth extender runs on every row: on full-band input it changes little, and whether a band
+is missing is what it is trained to tell.
+
+Each row is routed on its own, so a long file is routed chunk by chunk (the chunks are cross-faded as for any
+model); rows that take the same route run through it together. The classifier always runs in float32, so a
+route does not depend on the precision the models run at.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from models import stft as S
+from models.enhancer import ModelInfo
+from models.nets.degradation import DegradationClassifier
+
+#: The metadata kind of a router file (a classifier that names its specialist models).
+ROUTER_KIND = "degradation-router"
+
+
+class RoutedEnhancer(nn.Module):
+    """forward(wave [B, N], gain [B] | None) -> wave [B, N]; see the module docstring.
+
+    ``dereverb``, ``denoise`` and ``bwe`` are Enhancer-like modules at one sample rate (the classifier's).
+    ``routes(wave)`` gives each row's route as a tuple of stage names, for logs and tests.
+    """
+
+    def __init__(self, classifier: DegradationClassifier, dereverb: nn.Module, denoise: nn.Module, bwe: nn.Module,
+                 info: ModelInfo | None = None):
+        super().__init__()
+        rates = {classifier.cfg.sample_rate_hz, dereverb.sample_rate_hz, denoise.sample_rate_hz, bwe.sample_rate_hz}
+        if len(rates) != 1:
+            raise ValueError(f"a router's classifier and models must share one sample rate, got {sorted(rates)}")
+        if set(classifier.cfg.labels) != {"noise", "reverb"}:
+            raise ValueError(f"a router's classifier must detect noise and reverb, not {classifier.cfg.labels}")
+        self.classifier = classifier
+        self.stages = nn.ModuleDict({"dereverb": dereverb, "denoise": denoise, "bwe": bwe})
+        self.info = info or ModelInfo(
+            name="router", arch="router", config_name="+".join(_name(m) for m in (dereverb, denoise, bwe)),
+            tasks=("universal",), mode="enhance", sample_rate_hz=bwe.sample_rate_hz, source="router")
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return self.classifier.cfg.sample_rate_hz
+
+    @property
+    def whole_file(self) -> bool:
+        return False
+
+    @property
+    def extends_bandwidth(self) -> bool:
+        """Every route ends in the bandwidth extender: narrowband input comes out at the model rate."""
+        return True
+
+    def probabilities(self, wave: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{"noise": [B], "reverb": [B]} probabilities, from the classifier run in float32 whatever autocast is on."""
+        with torch.autocast(wave.device.type, enabled=False):
+            return self.classifier.probabilities(wave.float())
+
+    def routes(self, wave: torch.Tensor, threshold: float = 0.5) -> list[tuple[str, ...]]:
+        """Each row's stages, in order: ("dereverb"?, "denoise"?, "bwe")."""
+        prob = self.probabilities(wave)
+        reverb, noise = (prob["reverb"] > threshold).tolist(), (prob["noise"] > threshold).tolist()
+        return [(("dereverb",) if r else ()) + (("denoise",) if n else ()) + ("bwe",) for r, n in zip(reverb, noise)]
+
+    def forward(self, wave: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
+        wave = wave.float()
+        if gain is None:
+            gain = S.loudness_gain(wave)  # of the router's input, shared by every stage (as in a chain)
+        gain = gain.to(wave.device)
+        out = torch.empty_like(wave)
+        routes = self.routes(wave)
+        for route in dict.fromkeys(routes):
+            rows = torch.tensor([i for i, r in enumerate(routes) if r == route], device=wave.device)
+            x, g = wave.index_select(0, rows), gain.index_select(0, rows)
+            for stage in route:
+                x = self.stages[stage](x, g).float()
+            out.index_copy_(0, rows, x)
+        return out
+
+
+def _name(stage: nn.Module) -> str:
+    info = getattr(stage, "info", None)
+    return info.name if info is not None else type(stage).__name__
+
+
+def router_stage_names(metadata: dict[str, str]) -> Sequence[str] | None:
+    """(dereverb, denoise, bwe) registry names from a router file's metadata, or None if it is not one."""
+    import json
+
+    if metadata.get("kind") != ROUTER_KIND:
+        return None
+    names = json.loads(metadata.get("stages", "[]"))
+    if len(names) != 3:
+        raise ValueError("a router file must name three models (dereverb, denoise, bwe) in its metadata")
+    return names
