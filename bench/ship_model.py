@@ -4,12 +4,14 @@
         --tasks denoise --default-for denoise --notes "First shipped denoiser."
     python bench/ship_model.py --chain masknet-psm-universal-v2 masknet-map-bwe --name universal-then-bwe \
         --tasks universal --notes "The universal model, then the bandwidth extender."
+    python bench/ship_model.py --router router.safetensors --name universal-router --default-for universal
 
 Copies the chosen weights to models/weights/<name>.safetensors (sha256 recorded), scores them on
 the ../shared/eval sets of the tasks (and on held-out corpus pairs with --heldout-clean), writes
 models/weights/<name>.md and registers the model in models/weights/shipped.json + shipped.py.
 With --chain (instead of --run-dir), registered models run one after another are scored and
-registered as one model (no weights of its own; the manifest names its models).
+registered as one model (no weights of its own; the manifest names its models). With --router, a router file
+(`python -m models.train.degradation`) is registered: its classifier is its weights, its models are named in it.
 Progress on stderr; the paths written on stdout. Exit 0 on success, 2 on an unusable request.
 """
 from __future__ import annotations
@@ -23,7 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from models.registry import TASKS  # noqa: E402
-from models.shipping import DEFAULT_EVAL_ROOT, ChainShipRequest, ShipRequest, ship_chain, ship_model  # noqa: E402
+from models.shipping import (DEFAULT_EVAL_ROOT, ChainShipRequest, RouterShipRequest, ShipRequest, ship_chain,  # noqa: E402
+                             ship_model, ship_router)
 from models.shipping.heldout import HeldoutSpec  # noqa: E402
 
 
@@ -33,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--run-dir", type=Path, help="A `gre train --run-dir` folder.")
     source.add_argument("--chain", nargs="+", metavar="MODEL",
                         help="Registered models to run one after another, shipped as one model (needs --tasks).")
+    source.add_argument("--router", type=Path, metavar="FILE",
+                        help="A router file (`python -m models.train.degradation`), shipped for --tasks universal.")
     p.add_argument("--weights", choices=("best", "last", "averaged"), default=None,
                    help="best.safetensors (best validation), model.safetensors (last checkpoint) or "
                    "averaged.safetensors (`gre average-weights ... -o RUN/averaged.safetensors`) [default: best; "
@@ -58,8 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights-dir", type=Path, default=None,
                    help="Write weights, card and manifest here instead of models/weights (for trial runs).")
     args = p.parse_args(argv)
-    if args.chain and args.weights:
-        p.error("--weights picks a run's weights file; a --chain has none of its own")
+    if (args.chain or args.router) and args.weights:
+        p.error("--weights picks a run's weights file; a --chain or --router has none of its own to pick")
     if args.chain and not args.tasks:
         p.error("--chain needs --tasks (there is no run to take the task from)")
     return args
@@ -79,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.chain:
             result = ship_chain(ChainShipRequest(stages=tuple(args.chain), **common), args.weights_dir, progress=say)
+        elif args.router:
+            result = ship_router(RouterShipRequest(router_file=args.router, **common), args.weights_dir, progress=say)
         else:
             request = ShipRequest(run_dir=args.run_dir, weights=args.weights or "best", **common)
             result = ship_model(request, args.weights_dir, progress=say)

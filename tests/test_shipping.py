@@ -21,7 +21,7 @@ from models.shipping.run_info import RunDirProblem
 from models.train import TrainConfig, train
 from models.train.config import default_losses
 
-from test_train_fixtures import RATE, make_corpus, speechlike
+from test_train_fixtures import RATE, make_corpus, make_router_file, speechlike
 
 REPO = Path(__file__).resolve().parents[1]
 #: set -> (degraded dir, reference dir), as in ../shared/eval.
@@ -318,9 +318,11 @@ def test_the_real_weights_folder_is_a_valid_manifest():
     assert (real / "shipped.py").read_text() == render_python(read_manifest(real))
     for entry in read_manifest(real):
         assert (real / f"{entry.name}.md").is_file()
-        if entry.stages:  # a chain: no file of its own, and every model it runs is registered
-            assert entry.weights_file is None and all(s in registry.REGISTRY for s in entry.stages)
-        else:
+        if entry.stages:  # a chain or router: every model it runs is registered
+            assert all(s in registry.REGISTRY for s in entry.stages)
+        if entry.arch == "chain":  # no file of its own
+            assert entry.weights_file is None
+        else:  # a model, or a router's classifier
             assert (real / entry.weights_file).is_file()
 
 
@@ -341,8 +343,10 @@ def test_each_shipped_model_is_intact_registered_and_loads(entry):
 
     from models import api, registry
 
-    for part in [registry.get_entry(s) for s in entry.stages] or [entry]:
-        assert registry.sha256_of(registry.WEIGHTS_DIR / part.weights_file) == part.sha256
+    own = [entry] if entry.weights_file else []  # a router has a file of its own and models
+    for part in own + [registry.get_entry(s) for s in entry.stages]:
+        if part.weights_file:  # a classical stage (Wiener) has none
+            assert registry.sha256_of(registry.WEIGHTS_DIR / part.weights_file) == part.sha256
     assert registry.get_entry(entry.name).sha256 == entry.sha256
     assert registry.get_entry(entry.name).stages == entry.stages
     for task in entry.default_for:
@@ -481,6 +485,64 @@ def test_unusable_chains_are_refused_before_anything_is_written(eval_root, weigh
         ship(("wiener", "a-chain"))
     with pytest.raises(ShipError, match="one of the chain's models"):
         ship(("wiener", "gre-tiny-random"), name="gre-tiny-random")
+    assert list(weights_dir.iterdir()) == []
+
+
+def test_a_router_ships_with_its_classifier_registers_its_models_and_its_card_has_the_measured_figures(
+        eval_root, weights_dir, tmp_path):
+    from models import api
+    from models.evaluate import evaluate
+    from models.router import RoutedEnhancer
+    from models.shipping import RouterShipRequest, ship_router
+
+    router, report = make_router_file(tmp_path / "r")
+    name, kept = "router-x", tmp_path / "kept"
+    result = ship_router(RouterShipRequest(router_file=router, name=name, default_for=("universal",),
+                                           eval_root=eval_root, notes="A trial router.", keep_outputs=kept),
+                         weights_dir)
+    entry = _manifest(weights_dir)[name]
+    assert entry["arch"] == "router" and entry["tasks"] == ["universal"] and entry["default_for"] == ["universal"]
+    assert entry["stages"] == ["gre-tiny-random"] * 3 and entry["weights_file"] == f"{name}.safetensors"
+    assert registry.sha256_of(result.weights_path) == entry["sha256"] == registry.sha256_of(router)
+
+    _register_shipped(weights_dir)
+    assert registry.default_model_for("universal") == name and registry.get_entry(name).available
+    model = api.load_model(task="universal")
+    assert isinstance(model, RoutedEnhancer) and model.info.name == name
+    noisy, rate = sf.read(eval_root / "vbd" / "noisy" / "u1.wav", dtype="float32")
+    shipped_out, _ = sf.read(kept / "vbd" / name / "u1.wav", dtype="float32")
+    np.testing.assert_allclose(shipped_out, api.enhance(noisy, rate, router), atol=2e-4)
+
+    card = (weights_dir / f"{name}.md").read_text()
+    assert card == result.card and "A trial router." in card and "## The classifier" in card
+    assert f"noise {report['val_accuracy']['noise']:.3f}" in card and "| denoise | `gre-tiny-random` |" in card
+    metrics = ("pesq_wb", "stoi", "si_sdr")
+    res = evaluate(eval_root / "dns" / "clean", [kept / "dns" / name, eval_root / "dns" / "noisy"],
+                   metrics=",".join(metrics), jobs=1)
+    assert _card_row(card, "dns", f"**{name}**")[:3] == [cell(res.systems[name].mean[m], res.systems[name].ci95[m], m)
+                                                     for m in metrics]
+
+
+def test_unusable_routers_are_refused_before_anything_is_written(eval_root, weights_dir, tmp_path, run_dir):
+    from models.shipping import RouterShipRequest, ship_router
+    from models.train.degradation import ClassifierTrainConfig, load_router_file, save_router
+
+    router, _ = make_router_file(tmp_path / "r")
+    classifier, _ = load_router_file(router)
+    unknown = tmp_path / "unknown.safetensors"
+    save_router(classifier, unknown, ("gre-tiny-random", "no-such-model", "masknet-map-bwe"),
+                ClassifierTrainConfig((), (), ()), {})
+
+    def ship(path, **kw):
+        return ship_router(RouterShipRequest(router_file=path, **{"name": "router-x", "eval_root": eval_root, **kw}),
+                           weights_dir)
+
+    for path, kw, needle in [(run_dir / "best.safetensors", {}, "not a router file"),
+                             (unknown, {}, "not a registered model"),
+                             (router, {"tasks": ("phase",)}, "phase-retrieval model"),
+                             (router, {"name": "gre-tiny-random"}, "one of the router's models")]:
+        with pytest.raises(ShipError, match=needle):
+            ship(path, **kw)
     assert list(weights_dir.iterdir()) == []
 
 

@@ -74,6 +74,22 @@ class ChainCardData(CardFigures):
                                 "degrades: a chain has no run of its own")
 
 
+@dataclass(frozen=True, kw_only=True)
+class RouterCardData(CardFigures):
+    """Everything the card of a router shows (:mod:`models.router`): its classifier (weights file, how it was
+    trained, its validation accuracy) and the models it routes to, then the figures of the router as a whole."""
+
+    stages: tuple[str, ...]  # dereverb, denoise, bwe
+    stage_sources: tuple[str, ...]
+    weights_file: str
+    weights_bytes: int
+    sha256: str
+    train_config: dict[str, Any]
+    train_report: dict[str, Any]
+    heldout_degradation: str = ("the recipe's default settings, `DegradeConfig()`, as `bench/heldout_compare.py` "
+                                "degrades: a router has no run of its own")
+
+
 def shown_path(path: Path | str) -> str:
     """A path as the card prints it: relative to the repository root when it is near it."""
     path = Path(path).resolve()
@@ -381,6 +397,44 @@ def render_chain_card(c: ChainCardData) -> str:
     lines += ["## Models, in order", "", "| # | model | what it is |", "|---|---|---|"]
     for i, (stage, source) in enumerate(zip(c.stages, c.stage_sources), 1):
         lines.append(f"| {i} | `{stage}` | {source} |")
+    lines += ["", "Their training (data, steps, hardware, validation) is in their own cards.", ""]
+    return "\n".join(lines + _evaluation(c))
+
+
+def render_router_card(c: RouterCardData) -> str:
+    """The card of a router: what routes where, its classifier's training and accuracy, its models with their
+    cards, then the figures of the router as a whole."""
+    dereverb, denoise, bwe = c.stages
+    report, cfg = c.train_report, c.train_config
+    accuracy = ", ".join(f"{label} {value:.3f}" for label, value in report.get("val_accuracy", {}).items())
+    lines = [
+        *_title(c),
+        "| architecture | a router (`models/router.py`): a degradation classifier says whether each chunk has "
+        f"noise and whether it has reverberation, and the chunk goes through `{dereverb}` if reverberant, then "
+        f"`{denoise}` if noisy, then `{bwe}`; {c.parameters:,} parameters in all |",
+        "| mode | enhance |",
+        *_serving_rows(c),
+        f"| weights | `{c.weights_file}` (the classifier, {c.weights_bytes:,} bytes, sha256 `{c.sha256}`); the "
+        "models' own files, each checked against its sha256 when loaded |",
+        _written_row(c),
+        "",
+        *_notes(c),
+        "## The classifier", "",
+        "A multilayer perceptron on per-band statistics over time of a 48-band log-mel spectrogram "
+        "(`models/nets/degradation.py`), trained by `python -m models.train.degradation` on crops drawn from the "
+        f"training corpus: clean speech {_folders(cfg.get('clean_dirs', ()))}, noise {_folders(cfg.get('noise_dirs', ()))}, "
+        f"rooms {_folders(cfg.get('rir_dirs', ()))}. Each crop ({cfg.get('seconds', '?')} s) gets, with equal odds, "
+        f"nothing, noise ({cfg.get('snr_range_db', ['?', '?'])[0]:g}..{cfg.get('snr_range_db', ['?', '?'])[1]:g} dB SNR), "
+        "reverberation, or both; half of them are then band-limited at 2 or 4 kHz. "
+        f"{cfg.get('examples', '?'):,} training crops from {report.get('train_files', '?'):,} files; "
+        f"{cfg.get('val_examples', '?'):,} validation crops from {report.get('val_files', '?'):,} other files "
+        "(every 10th by name).", "",
+        f"Validation accuracy: {accuracy} (chance 0.5 each); both right: {report.get('val_both_right', 0):.3f}. "
+        f"Trained in {report.get('wall_s', 0):.0f} s on one CPU core.", "",
+        "## Models it routes to", "", "| role | model | what it is |", "|---|---|---|",
+    ]
+    for role, stage, source in zip(("dereverb", "denoise", "bwe"), c.stages, c.stage_sources):
+        lines.append(f"| {role} | `{stage}` | {source} |")
     lines += ["", "Their training (data, steps, hardware, validation) is in their own cards.", ""]
     return "\n".join(lines + _evaluation(c))
 

@@ -243,24 +243,30 @@ class ChainShipRequest(ShipSettings):
 
 
 def _check_stages(req: ChainShipRequest) -> None:
-    from models.chain import CHAIN_SEPARATOR
-
     if len(req.stages) < 2:
         raise ShipError("a chain needs at least two --chain models")
-    for stage in req.stages:
-        entry = registry.REGISTRY.get(stage)
-        if entry is None or CHAIN_SEPARATOR in stage:
-            raise ShipError(f"--chain {stage!r} is not a registered model; see `gre models`")
-        if stage == req.name:
-            raise ShipError(f"--name {req.name!r} is one of the chain's models; give the chain a name of its own")
-        if entry.stages:
-            raise ShipError(f"--chain {stage!r} is itself a chain; name its models instead")
-        if entry.mode != "enhance":
-            raise ShipError(f"--chain {stage!r} is a {entry.mode} model; a chain's models must enhance")
-        if not entry.available:
-            raise ShipError(f"--chain {stage!r}: its weights file is missing; reinstall gre")
+    _check_stage_models(req.stages, req.name, "--chain", "chain")
     if not req.tasks:
         raise ShipError("a chain has no run to take its task from: pass --tasks")
+
+
+def _check_stage_models(stages: tuple[str, ...], own_name: str, option: str, what: str) -> None:
+    """Each of ``stages`` (the models of a chain or router) is a registered, installed model that enhances
+    and is not itself a chain or router, nor named ``own_name``."""
+    from models.chain import CHAIN_SEPARATOR
+
+    for stage in stages:
+        entry = registry.REGISTRY.get(stage)
+        if entry is None or CHAIN_SEPARATOR in stage:
+            raise ShipError(f"{option} {stage!r} is not a registered model; see `gre models`")
+        if stage == own_name:
+            raise ShipError(f"--name {own_name!r} is one of the {what}'s models; give the {what} a name of its own")
+        if entry.stages:
+            raise ShipError(f"{option} {stage!r} is itself a chain or router; name its models instead")
+        if entry.mode != "enhance":
+            raise ShipError(f"{option} {stage!r} is a {entry.mode} model; a {what}'s models must enhance")
+        if not entry.available:
+            raise ShipError(f"{option} {stage!r}: its weights file is missing; reinstall gre")
 
 
 def ship_chain(req: ChainShipRequest, weights_dir: Path | None = None,
@@ -303,3 +309,70 @@ def ship_chain(req: ChainShipRequest, weights_dir: Path | None = None,
     _register(weights_dir, entry)
     say(f"shipped chain {req.name} ({spec_text}), card {card_path}")
     return ShipResult(entry, None, card_path, tuple(scores), card)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouterShipRequest(ShipSettings):
+    """Register a router file (``python -m models.train.degradation``: a degradation classifier that names its
+    dereverb, denoise and bwe models) as one named model, scored and documented like a run. ``tasks`` empty:
+    universal."""
+
+    router_file: Path
+
+
+def ship_router(req: RouterShipRequest, weights_dir: Path | None = None,
+                progress: Callable[[str], None] | None = None) -> ShipResult:
+    """Score, copy, document and register the router ``req.router_file`` as ``req.name`` (its classifier is
+    the weights file; the manifest entry names its models). Held-out pairs are degraded with the recipe's
+    default settings, as for a chain. Raises :class:`ShipError` before anything is written when the request is
+    unusable."""
+    import json
+
+    from models.data.degrade import DegradeConfig
+    from models.shipping.card import RouterCardData, render_router_card
+    from models.train.config import TrainConfig
+    from models.train.degradation import load_router_file
+
+    say = progress or (lambda message: None)
+    weights_dir = Path(weights_dir) if weights_dir is not None else registry.WEIGHTS_DIR
+    source = Path(req.router_file)
+    try:
+        _, stages = load_router_file(source)
+    except Exception as err:  # noqa: BLE001 - not a router file, or not a readable one
+        raise ShipError(f"--router {source}: {err}") from None
+    stages = tuple(stages)
+    _check_stage_models(stages, req.name, "--router's model", "router")
+    existing = read_manifest(weights_dir)
+    tasks = _check_request(req, "universal", "enhance", {e.name for e in existing})
+    plan = shared_eval_sets(tasks, req.eval_root)
+    parameters, scores, heldout_notes = _measure(req, str(source), tasks, plan, DegradeConfig(),
+                                                 TrainConfig.min_file_seconds, say)
+
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    sha256 = registry.sha256_of(source)
+    target = weights_dir / f"{req.name}.safetensors"
+    atomic_copy(source, target)
+    if registry.sha256_of(target) != sha256:
+        raise RuntimeError(f"{target}: the copy does not match {source} (sha256); the disk may be full")
+    stage_entries = [registry.REGISTRY[s] for s in stages]
+    entry = ShippedModel(
+        name=req.name, arch="router", config_name="+".join(stages), tasks=tasks, mode="enhance",
+        sample_rate_hz=stage_entries[0].sample_rate_hz, weights_file=target.name, sha256=sha256,
+        source=f"router: a degradation classifier sending each chunk to {', '.join(stages)}; model card {req.name}.md",
+        default_for=tuple(t for t in tasks if t in req.default_for),
+        eval={s.spec.label: s.to_dict() for s in scores}, stages=stages,
+    )
+    from safetensors import safe_open
+
+    with safe_open(str(target), framework="pt") as f:
+        meta = f.metadata() or {}
+    card = render_router_card(RouterCardData(
+        stages=stages, stage_sources=tuple(e.source for e in stage_entries), weights_file=target.name,
+        weights_bytes=target.stat().st_size, sha256=sha256, train_config=json.loads(meta.get("train_config", "{}")),
+        train_report=json.loads(meta.get("report", "{}")), **_figures(req, entry, parameters, scores, heldout_notes),
+    ))
+    card_path = weights_dir / f"{req.name}.md"
+    atomic_write_text(card_path, card)
+    _register(weights_dir, entry)
+    say(f"shipped router {req.name}: {target} ({sha256[:12]}), card {card_path}")
+    return ShipResult(entry, target, card_path, tuple(scores), card)
