@@ -111,10 +111,18 @@ register(RegistryEntry(
     source='gre train run universal-psm-clean, last weights (step 1045); model card masknet-psm-universal-v2.md',
 ), default_for=())
 register(RegistryEntry(
+    name='universal-router-v1', arch='router', config_name='masknet-iam-refine-tf-metric-v3-dereverb+masknet-psm-refine-augment-v2-denoise+masknet-map-bwe',
+    tasks=('universal',), mode='enhance', sample_rate_hz=16000,
+    weights_file='universal-router-v1.safetensors',
+    sha256='7857d9ee4b7632c0a56f2e1912701ac15bec18d6838b7140d03b762309c2c75f',
+    source='router: a degradation classifier sending each chunk to masknet-iam-refine-tf-metric-v3-dereverb, masknet-psm-refine-augment-v2-denoise, masknet-map-bwe; model card universal-router-v1.md',
+    stages=('masknet-iam-refine-tf-metric-v3-dereverb', 'masknet-psm-refine-augment-v2-denoise', 'masknet-map-bwe'),
+), default_for=('universal',))
+register(RegistryEntry(
     name='universal-v2-then-bwe', arch='chain', config_name='masknet-psm-universal-v2+masknet-map-bwe',
     tasks=('universal',), mode='enhance', sample_rate_hz=16000,
     weights_file=None,
     sha256=None,
     source='chain: masknet-psm-universal-v2, then masknet-map-bwe; model card universal-v2-then-bwe.md',
     stages=('masknet-psm-universal-v2', 'masknet-map-bwe'),
-), default_for=('universal',))
+), default_for=())

@@ -5,7 +5,9 @@ set -e
 C=/work/data/gre-corpus
 cd "$(dirname "$0")/../../.."
 PY=${PYTHON:-.venv/bin/python}
-R=${ROUTER:-/work/runs/router/router-v1.safetensors}
+# The router was compared as the file that `python -m models.train.degradation ... --out` wrote (the same
+# tensors and models as the shipped universal-router-v1, which re-running this uses by default).
+R=${ROUTER:-universal-router-v1}
 $PY bench/heldout_compare.py --task universal --heldout-clean $C/speech/heldout --heldout-noise $C/noise/heldout \
   --heldout-rir $C/rir/heldout --models universal-v2-then-bwe "router=$R" --files 120 --threads 1 --jobs ${JOBS:-1} \
   --out bench/results/heldout_compare_universal_s26_router_120
