@@ -12,7 +12,8 @@ and validation (every 10th), so the reported accuracy is on speech the classifie
 The file is a router (:mod:`models.router`): the classifier plus the names of the registered models it routes to
 (``--stages``, by default the dereverb, denoise and bwe defaults of the day).
 
-Deterministic for a given seed and folders (about 3 minutes on one CPU core for the defaults).
+Deterministic for a given seed and folders (about 3 minutes on one CPU core for the defaults). Crops are drawn and
+turned into features 1,024 at a time, so memory does not grow with --examples beyond the features (1 kB a crop).
 """
 from __future__ import annotations
 
@@ -54,12 +55,18 @@ class ClassifierTrainConfig:
     seed: int = 0
 
 
+#: Crops drawn (and turned into features) at a time: memory holds this many waveforms, not all of them. A
+#: multiple of the feature batch, so the feature batches are the same however many blocks there are.
+DRAW_BLOCK = 1024
+FEATURE_BATCH = 256
+
+
 def draw_examples(files: list[AudioFile], noise: list[AudioFile], rirs: list[np.ndarray], count: int,
-                  cfg: ClassifierTrainConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` degraded crops [count, seconds * 16000] (float32) and labels [count, 2] (noise, reverb)."""
+                  cfg: ClassifierTrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` degraded crops [count, seconds * 16000] (float32) and labels [count, 2] (noise, reverb), drawn
+    from ``rng`` (drawing n crops and then m more gives the same crops as drawing n + m at once)."""
     rate = 16_000
     length = int(cfg.seconds * rate)
-    rng = np.random.default_rng(seed)
     waves = np.zeros((count, length), dtype=np.float32)
     labels = np.zeros((count, 2), dtype=np.float32)
     degrade_cfg = D.DegradeConfig()
@@ -81,9 +88,20 @@ def draw_examples(files: list[AudioFile], noise: list[AudioFile], rirs: list[np.
     return waves, labels
 
 
-def _features(model: DegradationClassifier, waves: np.ndarray, batch: int = 256) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([model.features(torch.from_numpy(waves[i:i + batch])) for i in range(0, len(waves), batch)])
+def draw_features(model: DegradationClassifier, files: list[AudioFile], noise: list[AudioFile],
+                  rirs: list[np.ndarray], count: int, cfg: ClassifierTrainConfig,
+                  seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classifier's features [count, n_features] and labels [count, 2] of ``count`` crops drawn with
+    ``seed``, :data:`DRAW_BLOCK` crops at a time."""
+    rng = np.random.default_rng(seed)
+    features, labels = [], []
+    for start in range(0, count, DRAW_BLOCK):
+        waves, y = draw_examples(files, noise, rirs, min(DRAW_BLOCK, count - start), cfg, rng)
+        with torch.no_grad():
+            features += [model.features(torch.from_numpy(waves[i:i + FEATURE_BATCH]))
+                         for i in range(0, len(waves), FEATURE_BATCH)]
+        labels.append(torch.from_numpy(y))
+    return torch.cat(features), torch.cat(labels)
 
 
 def train_classifier(cfg: ClassifierTrainConfig, log=print) -> tuple[DegradationClassifier, dict]:
@@ -101,12 +119,10 @@ def train_classifier(cfg: ClassifierTrainConfig, log=print) -> tuple[Degradation
     model = DegradationClassifier(DegradationClassifierConfig())
     log(f"drawing {cfg.examples} training and {cfg.val_examples} validation examples "
         f"({len(train_files)} / {len(val_files)} clean files, {len(noise)} noise files, {len(rirs)} rooms)")
-    x_train, y_train = draw_examples(train_files, noise, rirs, cfg.examples, cfg, cfg.seed)
-    x_val, y_val = draw_examples(val_files, noise, rirs, cfg.val_examples, cfg, cfg.seed + 1)
-    f_train, f_val = _features(model, x_train), _features(model, x_val)
+    f_train, t_train = draw_features(model, train_files, noise, rirs, cfg.examples, cfg, cfg.seed)
+    f_val, t_val = draw_features(model, val_files, noise, rirs, cfg.val_examples, cfg, cfg.seed + 1)
     model.feature_mean.copy_(f_train.mean(dim=0))
     model.feature_std.copy_(f_train.std(dim=0).clamp_min(1e-3))
-    t_train, t_val = torch.from_numpy(y_train), torch.from_numpy(y_val)
     optim = torch.optim.AdamW(model.mlp.parameters(), cfg.lr, weight_decay=cfg.weight_decay)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     generator = torch.Generator().manual_seed(cfg.seed)
