@@ -4,7 +4,8 @@ Examples are drawn from the training corpus as the universal task draws them (gr
 of clean speech gets, with equal odds, nothing, noise, reverberation, or both (noise at -5..20 dB SNR, a room
 from the RIR folder), and then, half of the time, a band limit at 2 or 4 kHz (the router must not take a missing
 band for either). Labels: noise yes/no, reverberation yes/no. The clean files are split by name into training
-and validation (every 10th), so the reported accuracy is on speech the classifier did not see.
+and validation (every 10th), so the reported accuracy is on files the classifier did not see (speakers may appear
+in both: the split is by file, not by speaker).
 
     python -m models.train.degradation --clean C/speech/train --noise C/noise/train --rir C/rir/train \
         --out router.safetensors      # then: gre enhance in/ out/ --checkpoint router.safetensors
