@@ -171,3 +171,33 @@ def test_gre_enhance_runs_a_router_file_and_refuses_one_that_names_unknown_model
     done = subprocess.run([gre, "enhance", src, tmp_path / "bad", "--checkpoint", bad], capture_output=True)
     lines = done.stderr.decode().strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "no-such-model" in lines[0]
+
+
+def test_faint_noise_floors_go_only_to_crops_labelled_noise_free_and_only_when_asked(tmp_path):
+    """A pure tone as the clean corpus and white noise: crops labelled noise-free have no energy above 6 kHz
+    unless --faint-noise gives them a floor (30-45 dB below the speech); the labels do not change."""
+    from models.train.degradation import draw_examples
+
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "noise").mkdir()
+    t = np.arange(2 * RATE) / RATE
+    sf.write(tmp_path / "clean" / "tone.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), RATE)
+    sf.write(tmp_path / "noise" / "white.wav",
+             np.random.default_rng(0).standard_normal(2 * RATE).astype(np.float32) * 0.1, RATE)
+    from models.data.files import scan_folders
+
+    clean, _ = scan_folders([tmp_path / "clean"], sample_rate_hz=RATE, min_seconds=0.5, what="clean")
+    noise, _ = scan_folders([tmp_path / "noise"], sample_rate_hz=RATE, min_seconds=0.5, what="noise")
+    rirs = [np.r_[1.0, np.zeros(100)].astype(np.float32)]
+    high = {}
+    for prob in (0.0, 1.0):
+        cfg = ClassifierTrainConfig((), (), (), seconds=1.0, band_limit_prob=0.0, faint_noise_prob=prob)
+        waves, labels = draw_examples(clean, noise, rirs, 24, cfg, np.random.default_rng(5))
+        spec = np.abs(np.fft.rfft(waves, axis=1)) ** 2
+        share = spec[:, spec.shape[1] * 6 // 8:].sum(axis=1) / spec.sum(axis=1)
+        free = labels[:, 0] == 0
+        assert free.any() and (~free).any()
+        assert (share[~free] > 1e-4).all()  # the noisy crops: -5..20 dB SNR
+        high[prob] = share[free]
+    assert (high[0.0] < 1e-8).all()
+    assert (high[1.0] > 1e-7).all() and (high[1.0] < 1e-3).all()

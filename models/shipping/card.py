@@ -426,6 +426,9 @@ def render_router_card(c: RouterCardData) -> str:
         f"rooms {_folders(cfg.get('rir_dirs', ()))}. Each crop ({cfg.get('seconds', '?')} s) gets, with equal odds, "
         f"nothing, noise ({cfg.get('snr_range_db', ['?', '?'])[0]:g}..{cfg.get('snr_range_db', ['?', '?'])[1]:g} dB SNR), "
         "reverberation, or both; half of them are then band-limited at 2 or 4 kHz. "
+        + (f"Of the crops labelled noise-free, {cfg['faint_noise_prob']:.0%} still get a faint noise floor "
+           f"({cfg.get('faint_snr_range_db', ['?', '?'])[0]:g}..{cfg.get('faint_snr_range_db', ['?', '?'])[1]:g} dB "
+           "SNR), as real recordings have one. " if cfg.get("faint_noise_prob") else "") +
         f"{cfg.get('examples', '?'):,} training crops from {report.get('train_files', '?'):,} files; "
         f"{cfg.get('val_examples', '?'):,} validation crops from {report.get('val_files', '?'):,} other files "
         "(every 10th by name).", "",

@@ -49,6 +49,10 @@ class ClassifierTrainConfig:
     snr_range_db: tuple[float, float] = (-5.0, 20.0)
     band_limit_prob: float = 0.5
     cutoffs_hz: tuple[float, ...] = (2000.0, 4000.0)
+    #: Share of the crops without the noise label that still get a faint noise floor (at ``faint_snr_range_db``),
+    #: as real "clean" recordings have one: the label says whether the noise is worth removing.
+    faint_noise_prob: float = 0.0
+    faint_snr_range_db: tuple[float, float] = (30.0, 45.0)
     epochs: int = 40
     batch_size: int = 128
     lr: float = 2e-3
@@ -77,8 +81,11 @@ def draw_examples(files: list[AudioFile], noise: list[AudioFile], rirs: list[np.
         has_noise, has_reverb = COMBINATIONS[int(rng.integers(0, len(COMBINATIONS)))]
         cutoff = float(rng.choice(cfg.cutoffs_hz)) if rng.random() < cfg.band_limit_prob else None
         snr = float(rng.uniform(*cfg.snr_range_db)) if has_noise else None
+        # Drawn only when asked for, so that crops without it keep their exact sequence.
+        if not has_noise and cfg.faint_noise_prob > 0 and rng.random() < cfg.faint_noise_prob:
+            snr = float(rng.uniform(*cfg.faint_snr_range_db))
         noise_x = None
-        if has_noise:
+        if snr is not None:
             nf = noise[int(rng.integers(0, len(noise)))]
             noise_x = D.fit_length(read_mono(nf.path, rate), length, rng)
         rir = rirs[int(rng.integers(0, len(rirs)))] if has_reverb else None
@@ -203,13 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val-examples", type=int, default=ClassifierTrainConfig.val_examples)
     p.add_argument("--epochs", type=int, default=ClassifierTrainConfig.epochs)
     p.add_argument("--seed", type=int, default=ClassifierTrainConfig.seed)
+    p.add_argument("--faint-noise", type=float, default=0.0, metavar="P",
+                   help="share of the crops labelled noise-free that get a faint noise floor (30-45 dB SNR)")
     p.add_argument("--stages", nargs=3, metavar=("DEREVERB", "DENOISE", "BWE"), default=None,
                    help="registered models to route to (default: the dereverb, denoise and bwe defaults)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     cfg = ClassifierTrainConfig(tuple(args.clean), tuple(args.noise), tuple(args.rir), examples=args.examples,
-                                val_examples=args.val_examples, epochs=args.epochs, seed=args.seed)
+                                val_examples=args.val_examples, epochs=args.epochs, seed=args.seed,
+                                faint_noise_prob=args.faint_noise)
     if args.stages is None:
         from models.registry import default_model_for
 
