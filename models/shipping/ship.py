@@ -180,12 +180,7 @@ def ship_model(req: ShipRequest, weights_dir: Path | None = None,
     parameters, scores, heldout_notes = _measure(req, str(source), tasks, plan, run_cfg.degrade,
                                                  run_cfg.min_file_seconds, say)
 
-    weights_dir.mkdir(parents=True, exist_ok=True)
-    sha256 = registry.sha256_of(source)
-    target = weights_dir / f"{req.name}.safetensors"
-    atomic_copy(source, target)
-    if registry.sha256_of(target) != sha256:
-        raise RuntimeError(f"{target}: the copy does not match {source} (sha256); the disk may be full")
+    target, sha256 = _copy_weights(source, weights_dir, req.name)
     entry = ShippedModel(
         name=req.name, arch=ckpt.arch, config_name=ckpt.config_name, tasks=tasks, mode=ckpt.mode,
         sample_rate_hz=ckpt.sample_rate_hz, weights_file=target.name, sha256=sha256,
@@ -205,6 +200,17 @@ def ship_model(req: ShipRequest, weights_dir: Path | None = None,
     _register(weights_dir, entry)
     say(f"shipped {req.name}: {target} ({sha256[:12]}), card {card_path}")
     return ShipResult(entry, target, card_path, tuple(scores), card)
+
+
+def _copy_weights(source: Path, weights_dir: Path, name: str) -> tuple[Path, str]:
+    """Copy ``source`` to ``weights_dir/<name>.safetensors`` (atomically) and check the copy: (its path, its sha256)."""
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    sha256 = registry.sha256_of(source)
+    target = weights_dir / f"{name}.safetensors"
+    atomic_copy(source, target)
+    if registry.sha256_of(target) != sha256:
+        raise RuntimeError(f"{target}: the copy does not match {source} (sha256); the disk may be full")
+    return target, sha256
 
 
 def _figures(req: ShipSettings, entry: ShippedModel, parameters: int, scores: list[SetScores],
@@ -348,12 +354,7 @@ def ship_router(req: RouterShipRequest, weights_dir: Path | None = None,
     parameters, scores, heldout_notes = _measure(req, str(source), tasks, plan, DegradeConfig(),
                                                  TrainConfig.min_file_seconds, say)
 
-    weights_dir.mkdir(parents=True, exist_ok=True)
-    sha256 = registry.sha256_of(source)
-    target = weights_dir / f"{req.name}.safetensors"
-    atomic_copy(source, target)
-    if registry.sha256_of(target) != sha256:
-        raise RuntimeError(f"{target}: the copy does not match {source} (sha256); the disk may be full")
+    target, sha256 = _copy_weights(source, weights_dir, req.name)
     stage_entries = [registry.REGISTRY[s] for s in stages]
     entry = ShippedModel(
         name=req.name, arch="router", config_name="+".join(stages), tasks=tasks, mode="enhance",
