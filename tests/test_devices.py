@@ -106,6 +106,30 @@ def test_a_chain_runs_on_the_device_like_its_models_in_turn(device, precision):
     assert snr_db(cpu[0], got[0]) >= MIN_SNR_DB[precision]
 
 
+@pytest.mark.parametrize("device,precision", CASES)
+def test_the_universal_router_takes_the_routes_of_cpu_fp32_on_the_device(device, precision):
+    """The router's classifier runs in float32 whatever the precision, so each row takes the route it takes on
+    the CPU in fp32; the models on the route run at the precision (the rows here take different routes)."""
+    from models.device import autocast
+
+    rng = np.random.default_rng(4)
+    clean = noisy_speechlike(1.5, 11, noise=0.0)
+    reverberant = np.convolve(clean, np.r_[1.0, 0.5 * rng.standard_normal(3000) * np.exp(-np.arange(3000) / 800)])
+    rows = np.stack([noisy_speechlike(1.5, 10, noise=0.05), clean, reverberant[: clean.size].astype(np.float32)])
+    x = torch.from_numpy(rows)
+    dev = torch.device(device)
+    router = api.load_model("universal-router-v1", device=device)
+    with torch.inference_mode(), autocast(precision, dev):
+        got = router(x.to(dev)).float().cpu().numpy()
+        routes = router.routes(x.to(dev))
+    reference = api.load_model("universal-router-v1")
+    with torch.inference_mode():
+        expected = reference(x).numpy()
+        assert routes == reference.routes(x) and len(set(routes)) > 1, routes
+    for row in range(len(rows)):
+        assert snr_db(expected[row], got[row]) >= MIN_SNR_DB[precision], row
+
+
 @pytest.mark.parametrize("device,precision", [c for c in CASES if c.values[1] != "bf16" or c.values[0] == "cuda"])
 def test_gre_enhance_and_gre_train_take_the_device_and_precision(device, precision, gre, tmp_path):
     """Through the installed entry point: `gre enhance --device --precision` writes what the API
