@@ -1,13 +1,14 @@
 """The universal task as a router: a classifier says what an input suffers from, and the input goes to the
-specialist models it needs, in the order the degradations were made undone last-first.
+specialist models it needs, always in one order: dereverberation, denoising, bandwidth extension (the order
+`bench/universal_case_probe.py` scored; session 22 found dereverberation first the slightly better of the two).
 
     wave [B, N] --DegradationClassifier--> noise? reverb?   (per row: a chunk of one channel)
     row --> [dereverb model if reverb] --> [denoise model if noise] --> bandwidth extender --> out
 
 Why: one universal model of the size this project can train is behind each specialist on that specialist's own
 kind of input (`bench/results/universal_case_probe_heldout.md`), while the specialists harm input that lacks their
-degradation. The bandwidth extender runs on every row: on full-band input it changes little, and whether a band
-is missing is what it is trained to tell.
+degradation. The bandwidth extender runs on every row: it is trained to pass full-band input on unchanged and to
+fill a band that is missing.
 
 Each row is routed on its own, so a long file is routed chunk by chunk (the chunks are cross-faded as for any
 model); rows that take the same route run through it together. The classifier always runs in float32, so a
