@@ -42,6 +42,10 @@ class RoutedEnhancer(nn.Module):
         rates = {classifier.cfg.sample_rate_hz, dereverb.sample_rate_hz, denoise.sample_rate_hz, bwe.sample_rate_hz}
         if len(rates) != 1:
             raise ValueError(f"a router's classifier and models must share one sample rate, got {sorted(rates)}")
+        for role, model in (("dereverb", dereverb), ("denoise", denoise), ("bwe", bwe)):
+            mode = getattr(getattr(model, "info", None), "mode", "enhance")
+            if mode != "enhance":
+                raise ValueError(f"a router's models must enhance; its {role} model {_name(model)} is a {mode} model")
         if set(classifier.cfg.labels) != {"noise", "reverb"}:
             raise ValueError(f"a router's classifier must detect noise and reverb, not {classifier.cfg.labels}")
         self.classifier = classifier

@@ -171,6 +171,13 @@ def test_gre_enhance_runs_a_router_file_and_refuses_one_that_names_unknown_model
     done = subprocess.run([gre, "enhance", src, tmp_path / "bad", "--checkpoint", bad], capture_output=True)
     lines = done.stderr.decode().strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "no-such-model" in lines[0]
+    # ... or a model that does not enhance (a phase retriever): one line, exit 2, nothing written.
+    save_router(classifier, bad, ("gre-tiny-random", "griffin-lim", "gre-tiny-random"),
+                ClassifierTrainConfig((), (), ()), {})
+    done = subprocess.run([gre, "enhance", src, tmp_path / "bad", "--checkpoint", bad], capture_output=True)
+    lines = done.stderr.decode().strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "griffin-lim is a phase_retrieval model" in lines[0], lines
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
 
 
 def test_faint_noise_floors_go_only_to_crops_labelled_noise_free_and_only_when_asked(tmp_path):
