@@ -208,3 +208,19 @@ def test_faint_noise_floors_go_only_to_crops_labelled_noise_free_and_only_when_a
         high[prob] = share[free]
     assert (high[0.0] < 1e-8).all()
     assert (high[1.0] > 1e-7).all() and (high[1.0] < 1e-3).all()
+
+
+def test_training_a_router_from_an_unusable_corpus_is_one_line_and_exit_2(tmp_path):
+    import sys
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one = tmp_path / "one"
+    one.mkdir()
+    sf.write(one / "a.wav", speechlike(RATE, 0), RATE)
+    for clean, needle in ((empty, "no usable clean audio"), (one, "needs at least 2")):
+        done = subprocess.run([sys.executable, "-m", "models.train.degradation", "--clean", clean, "--noise", one,
+                               "--rir", one, "--out", tmp_path / "r.safetensors"], capture_output=True, text=True)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and needle in lines[0], done.stderr
+        assert not (tmp_path / "r.safetensors").exists()

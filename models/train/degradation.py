@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -122,6 +123,9 @@ def train_classifier(cfg: ClassifierTrainConfig, log=print) -> tuple[Degradation
     noise, _ = scan_folders(list(cfg.noise_dirs), sample_rate_hz=rate, min_seconds=0.5, what="noise")
     rirs = load_rirs(scan_folders(list(cfg.rir_dirs), sample_rate_hz=rate, min_seconds=0.0, what="rir")[0], rate)
     clean = sorted(clean, key=lambda f: f.path)
+    if len(clean) < 2:
+        raise ValueError(f"{', '.join(cfg.clean_dirs)}: {len(clean)} usable clean file(s); the classifier needs at "
+                         "least 2 (one in ten goes to validation)")
     val_files = clean[::10]
     train_files = [f for k, f in enumerate(clean) if k % 10]
     model = DegradationClassifier(DegradationClassifierConfig())
@@ -224,7 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         from models.registry import default_model_for
 
         args.stages = [default_model_for(t) for t in ("dereverb", "denoise", "bwe")]
-    model, report = train_classifier(cfg)
+    try:
+        model, report = train_classifier(cfg)
+    except ValueError as problem:  # unusable corpus folders (CorpusError is one): one line, exit 2
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     save_router(model, args.out, tuple(args.stages), cfg, report)
     print(json.dumps(report))
     return 0
