@@ -16,7 +16,7 @@ import torch
 
 from models.architectures import build_network, named_config
 from models.chain import ChainedEnhancer, split_chain
-from models.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
+from models.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint, read_metadata
 from models.config import STFTConfig
 from models.device import module_device, resolve_device
 from models.enhancer import Enhancer, ModelInfo, check_atten_lim, limit_attenuation
@@ -73,15 +73,7 @@ def _load_one(name_or_path: str | Path) -> torch.nn.Module:
 def _is_router_file(path: Path) -> bool:
     from models.router import ROUTER_KIND
 
-    if path.suffix != ".safetensors" or not path.is_file():
-        return False
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            return (f.metadata() or {}).get("kind") == ROUTER_KIND
-    except Exception:  # noqa: BLE001 - not readable as safetensors: load_checkpoint says why
-        return False
+    return read_metadata(path).get("kind") == ROUTER_KIND
 
 
 def _router(path: Path, name: str, stage_names: tuple[str, ...] = (), info: ModelInfo | None = None) -> torch.nn.Module:

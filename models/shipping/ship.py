@@ -334,6 +334,7 @@ def ship_router(req: RouterShipRequest, weights_dir: Path | None = None,
     unusable."""
     import json
 
+    from models.checkpoint import read_metadata
     from models.data.degrade import DegradeConfig
     from models.shipping.card import RouterCardData, render_router_card
     from models.train.config import TrainConfig
@@ -363,10 +364,7 @@ def ship_router(req: RouterShipRequest, weights_dir: Path | None = None,
         default_for=tuple(t for t in tasks if t in req.default_for),
         eval={s.spec.label: s.to_dict() for s in scores}, stages=stages,
     )
-    from safetensors import safe_open
-
-    with safe_open(str(target), framework="pt") as f:
-        meta = f.metadata() or {}
+    meta = read_metadata(target)
     card = render_router_card(RouterCardData(
         stages=stages, stage_sources=tuple(e.source for e in stage_entries), weights_file=target.name,
         weights_bytes=target.stat().st_size, sha256=sha256, train_config=json.loads(meta.get("train_config", "{}")),
