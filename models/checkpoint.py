@@ -52,8 +52,6 @@ def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], *, ar
 
     ``extra_metadata``: more string fields (e.g. ``step``); they may not replace the fields above.
     """
-    from safetensors.torch import save_file
-
     config_dict = asdict(config) if is_dataclass(config) else dict(config)
     metadata = {
         "gre_format": FORMAT_VERSION,
@@ -68,7 +66,15 @@ def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], *, ar
     if clash:
         raise ValueError(f"extra_metadata may not replace {', '.join(sorted(clash))}")
     metadata.update({k: str(v) for k, v in (extra_metadata or {}).items()})
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    write_safetensors(path, state_dict, metadata)
+
+
+def write_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Write ``tensors`` (moved to the CPU, made contiguous) and string ``metadata`` to ``path`` atomically: a
+    temporary name in the same folder, then a rename, so a reader never sees half a file."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)

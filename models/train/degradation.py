@@ -172,18 +172,15 @@ def save_router(model: DegradationClassifier, path: Path, stages: tuple[str, str
                 report: dict) -> None:
     """A router file: the classifier's weights (with its standardisation buffers) and, as metadata, the
     registered models it routes to (``stages``: dereverb, denoise, bwe), both configs and the report;
-    written to a temporary name, then renamed."""
-    from safetensors.torch import save_file
-
+    written atomically (:func:`models.checkpoint.write_safetensors`)."""
+    from models.checkpoint import write_safetensors
     from models.router import ROUTER_KIND
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     meta = {"kind": ROUTER_KIND, "stages": json.dumps(list(stages)), "config": json.dumps(asdict(model.cfg)),
             "train_config": json.dumps(asdict(train_cfg)), "report": json.dumps(report)}
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=meta)
-    tmp.replace(path)
+    write_safetensors(path, model.state_dict(), meta)
 
 
 def load_router_file(path: str | Path) -> tuple[DegradationClassifier, list[str]]:
