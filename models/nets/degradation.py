@@ -97,9 +97,12 @@ class DegradationClassifier(nn.Module):
         stats = [logmel.mean(dim=-1), logmel.std(dim=-1, unbiased=False), q[0], q[1], q[2], delta]
         return torch.cat(stats, dim=-1)
 
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """features [B, 6 * n_mels] (from :meth:`features`) -> logits [B, len(labels)]."""
+        return self.mlp((features - self.feature_mean) / self.feature_std)
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        z = (self.features(wave) - self.feature_mean) / self.feature_std
-        return self.mlp(z)
+        return self.classify(self.features(wave))
 
     @torch.no_grad()
     def probabilities(self, wave: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -139,25 +139,22 @@ def train_classifier(cfg: ClassifierTrainConfig, log=print) -> tuple[Degradation
     loss_fn = torch.nn.BCEWithLogitsLoss()
     generator = torch.Generator().manual_seed(cfg.seed)
 
-    def logits_of(features):
-        return model.mlp((features - model.feature_mean) / model.feature_std)
-
     for epoch in range(cfg.epochs):
         order = torch.randperm(len(f_train), generator=generator)
         for i in range(0, len(order), cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
-            loss = loss_fn(logits_of(f_train[idx]), t_train[idx])
+            loss = loss_fn(model.classify(f_train[idx]), t_train[idx])
             optim.zero_grad()
             loss.backward()
             optim.step()
         if (epoch + 1) % 10 == 0 or epoch + 1 == cfg.epochs:
             with torch.no_grad():
-                acc = ((logits_of(f_val) > 0).float() == t_val).float().mean(dim=0)
+                acc = ((model.classify(f_val) > 0).float() == t_val).float().mean(dim=0)
             log(f"epoch {epoch + 1}: loss {loss.item():.4f}; validation accuracy "
                 + ", ".join(f"{label} {float(a):.3f}" for label, a in zip(model.cfg.labels, acc)))
     model.eval()
     with torch.no_grad():
-        pred = logits_of(f_val) > 0
+        pred = model.classify(f_val) > 0
     report = {
         "val_accuracy": {label: float((pred[:, k] == t_val[:, k].bool()).float().mean())
                          for k, label in enumerate(model.cfg.labels)},
