@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -34,7 +32,7 @@ from models.data.degrade import UNIVERSAL_CASES, DegradeConfig  # noqa: E402
 from models.evaluate import mean_ci95  # noqa: E402
 from models.metrics.base import MetricError  # noqa: E402
 from models.metrics.pesq_metrics import pesq_score  # noqa: E402
-from models.shipping.heldout import HELDOUT_SEED, HeldoutSpec, build_heldout_set  # noqa: E402
+from models.shipping.heldout import HELDOUT_SEED, HeldoutSpec, heldout_items  # noqa: E402
 
 DN, DR, BWE = "masknet-psm-refine-augment-v2-denoise", "masknet-iam-refine-tf-metric-v3-dereverb", "masknet-map-bwe"
 SYSTEMS = {
@@ -62,24 +60,22 @@ def main(argv: list[str] | None = None) -> int:
     spec = HeldoutSpec(tuple(args.clean), tuple(args.noise), tuple(args.rir), files=args.files, seed=args.seed)
     models = {name: api.load_model(spec_) for name, spec_ in SYSTEMS.items()}
     rows, skipped = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        evs, why = build_heldout_set(spec, "universal", DegradeConfig(), Path(tmp))
-        if evs is None:
-            sys.exit(why)
-        cases = _cases(spec)
-        for path in sorted((evs.set_dir / "degraded").glob("*.wav")):
-            x, rate = sf.read(path, dtype="float32")
-            y, _ = sf.read(evs.set_dir / "clean" / path.name, dtype="float32")
-            k = int(path.name[:3])
-            try:  # PESQ cannot score a clip it finds no speech in: such a pair is left out, and counted
-                row = {"file": path.name, "case": cases[k], "input": pesq_score(y, x, rate, "wb")}
-                for name, model in models.items():
-                    row[name] = pesq_score(y, api.enhance(x, rate, model), rate, "wb")
-            except MetricError as err:
-                skipped.append(f"{path.name}: {err}")
-                continue
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+    items, why = heldout_items(spec, "universal", DegradeConfig())
+    if items is None:
+        sys.exit(why)
+    rate = DegradeConfig().sample_rate_hz
+    for k, item in enumerate(items):
+        name = f"{k:03d}_{Path(item.name).stem}.wav"  # as bench/heldout_compare.py's files are named
+        x, y = item.input, item.target
+        try:  # PESQ cannot score a clip it finds no speech in: such a pair is left out, and counted
+            row = {"file": name, "case": item.case, "input": pesq_score(y, x, rate, "wb")}
+            for system, model in models.items():
+                row[system] = pesq_score(y, api.enhance(x, rate, model), rate, "wb")
+        except MetricError as err:
+            skipped.append(f"{name}: {err}")
+            continue
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     design = (json.loads(args.route_from.read_text())["best_by_case"] if args.route_from
               else {c: max(SYSTEMS, key=lambda s: np.mean([r[s] for r in rows if r["case"] == c] or [0])) for c in UNIVERSAL_CASES})
     for r in rows:
@@ -107,21 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
-
-
-def _cases(spec: HeldoutSpec) -> list[str]:
-    """The case of each pair, drawn as build_heldout_set draws them (same files, seed and order)."""
-    from models.data import degrade as D
-    from models.data.files import scan_folders
-    from models.data.rirs import load_rirs
-    from models.train.validation import build_val_set
-
-    rate = 16000
-    clean, _ = scan_folders(list(spec.clean_dirs), sample_rate_hz=rate, min_seconds=0.25, what="heldout-clean")
-    noise, _ = scan_folders(list(spec.noise_dirs), sample_rate_hz=rate, min_seconds=0.25, what="heldout-noise")
-    rirs = load_rirs(scan_folders(list(spec.rir_dirs), sample_rate_hz=rate, min_seconds=0.0, what="heldout-rir")[0], rate)
-    items = build_val_set(clean, "universal", D.DegradeConfig(), spec.seed, spec.files, spec.max_seconds, noise, rirs)
-    return [item.case for item in items]
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ class HeldoutSpec:
     seed: int = HELDOUT_SEED
 
 
-def build_heldout_set(spec: HeldoutSpec, task: str, degrade: D.DegradeConfig, out_root: Path,
-                      min_file_seconds: float = 0.25) -> tuple[EvalSet | None, str | None]:
-    """Write the pairs of ``task`` and return (their EvalSet, None), or (None, why not)."""
+def heldout_items(spec: HeldoutSpec, task: str, degrade: D.DegradeConfig, min_file_seconds: float = 0.25):
+    """The held-out pairs of ``task`` in memory: (a list of :class:`~models.train.validation.ValItem`, each with
+    its input, target and drawn case, None) or (None, why not)."""
     from models.data.files import scan_folders
     from models.data.rirs import load_rirs
     from models.train.validation import build_val_set
@@ -53,7 +53,16 @@ def build_heldout_set(spec: HeldoutSpec, task: str, degrade: D.DegradeConfig, ou
     if D.needs_rir(task):
         rirs = load_rirs(scan_folders(list(spec.rir_dirs), sample_rate_hz=rate, min_seconds=0.0,
                                       what="heldout-rir")[0], rate)
-    items = build_val_set(clean, task, degrade, spec.seed, spec.files, spec.max_seconds, noise, rirs)
+    return build_val_set(clean, task, degrade, spec.seed, spec.files, spec.max_seconds, noise, rirs), None
+
+
+def build_heldout_set(spec: HeldoutSpec, task: str, degrade: D.DegradeConfig, out_root: Path,
+                      min_file_seconds: float = 0.25) -> tuple[EvalSet | None, str | None]:
+    """Write the pairs of ``task`` (:func:`heldout_items`) and return (their EvalSet, None), or (None, why not)."""
+    items, why = heldout_items(spec, task, degrade, min_file_seconds)
+    if items is None:
+        return None, why
+    rate = degrade.sample_rate_hz
     set_dir = Path(out_root) / f"heldout-{task}"
     for sub in ("degraded", "clean"):
         (set_dir / sub).mkdir(parents=True, exist_ok=True)
