@@ -78,6 +78,12 @@ def train_command(
                                        "as well: real rooms have a noise floor (default 0: reverberation only)."),
     reverb_noise_snr: Tuple[float, float] = typer.Option((10.0, 30.0), "--reverb-noise-snr",
                                                          help="dereverb: SNR range in dB of --reverb-noise (LO HI)."),
+    speed_perturb: float = typer.Option(0.0, "--speed-perturb", metavar="P",
+                                        help="Share of samples whose clean speech is played faster or slower by a "
+                                        "factor from --speed-range (pitch and formants move with it: more voices "
+                                        "from few talkers), e.g. 0.5 (default 0, the authors' recipe)."),
+    speed_range: Tuple[float, float] = typer.Option((0.85, 1.15), "--speed-range",
+                                                    help="Speed factors of --speed-perturb (LO HI, 0.5-2)."),
     loss_recipe: str = typer.Option("auto", "--loss-recipe",
                                     help="auto: the architecture's own (mask target loss for masknet, the authors' "
                                     "spectral recipe otherwise); target: the mask target's loss; spectral: the "
@@ -131,7 +137,8 @@ def train_command(
                             **(BAND_LIMIT_AUGMENT if band_limit_augment else {}),
                             **({"bwe_cutoffs_hz": tuple(bwe_cutoff)} if bwe_cutoff else {}),
                             clean_prob=clean_fraction, hum_prob=hum_noise, reverb_noise_prob=reverb_noise,
-                            reverb_noise_snr_range_db=tuple(reverb_noise_snr)),
+                            reverb_noise_snr_range_db=tuple(reverb_noise_snr), speed_perturb_prob=speed_perturb,
+                            speed_range=tuple(speed_range)),
         )
         from models.architectures import named_config
 

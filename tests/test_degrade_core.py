@@ -352,3 +352,55 @@ def test_reverb_noise_off_changes_no_draw_and_decides_whether_dereverb_needs_noi
             D.DegradeConfig(**bad)
     with pytest.raises(ValueError, match="reverb-noise SNR range"):
         D.DegradeConfig(reverb_noise_snr_range_db=(30.0, 10.0))
+
+
+def test_change_speed_moves_every_frequency_by_the_factor_and_shortens_by_it():
+    t = np.arange(RATE) / RATE
+    x = (0.3 * np.sin(2 * np.pi * 300 * t) + 0.2 * np.sin(2 * np.pi * 1700 * t)).astype(np.float32)
+    for factor in (0.85, 1.15):
+        y = D.change_speed(x, factor)
+        assert len(y) == pytest.approx(RATE / factor, abs=1)
+        power = np.abs(np.fft.rfft(y * np.hanning(len(y)))) ** 2
+        f = np.fft.rfftfreq(len(y), 1 / RATE)
+        peaks = sorted(f[np.argsort(power)[-2:]])
+        assert peaks == pytest.approx([300 * factor, 1700 * factor], abs=2.0)
+    assert D.change_speed(x, 1.0) is x
+
+
+def test_speed_perturb_off_draws_nothing_and_bad_settings_are_refused():
+    a, b = np.random.default_rng(4), np.random.default_rng(4)
+    assert D.draw_speed(D.DegradeConfig(), a) == 1.0
+    assert a.random() == b.random()  # off: the data of older runs is unchanged
+    rng = np.random.default_rng(5)
+    factors = [D.draw_speed(D.DegradeConfig(speed_perturb_prob=0.5, speed_range=(0.9, 1.2)), rng) for _ in range(400)]
+    changed = [s for s in factors if s != 1.0]
+    assert 150 < len(changed) < 250 and min(changed) >= 0.9 and max(changed) <= 1.2
+    for bad, message in ((dict(speed_perturb_prob=1.5), "speed-perturb probability"),
+                         (dict(speed_range=(1.1, 0.9)), "speed range"), (dict(speed_range=(0.3, 1.0)), "speed range"),
+                         (dict(speed_range=(1.0, 2.5)), "speed range")):
+        with pytest.raises(ValueError, match=message):
+            D.DegradeConfig(**bad)
+
+
+@pytest.mark.parametrize("seconds", [3.0, 0.4])
+def test_speed_perturbed_crops_keep_their_length_and_move_the_pitch(tmp_path, seconds):
+    """A 250 Hz tone read through the training crops comes out at 250 x the factor, input and target alike,
+    the segment's length whether the file is longer or shorter than the samples the factor needs."""
+    import soundfile as sf
+
+    from models.data.dataset import CropSpec, DegradedCrops
+    from models.data.files import scan_folders
+
+    (tmp_path / "clean").mkdir()
+    t = np.arange(int(seconds * RATE)) / RATE
+    sf.write(tmp_path / "clean" / "tone.wav", (0.3 * np.sin(2 * np.pi * 250 * t)).astype(np.float32), RATE)
+    clean = scan_folders([str(tmp_path / "clean")], what="clean", sample_rate_hz=RATE, min_seconds=0.25)[0]
+    n = 6000
+    for prob, factor in ((0.0, 1.0), (1.0, 0.8), (1.0, 1.2)):
+        spec = CropSpec("phase", n, 3, D.DegradeConfig(speed_perturb_prob=prob, speed_range=(factor, factor)))
+        x, y, _ = DegradedCrops(spec, clean).sample(2)
+        assert len(x) == len(y) == n
+        np.testing.assert_array_equal(x, y)
+        voiced = y[: min(n, int(len(t) / factor)) - 50]  # a short file ends in zeros
+        f = np.fft.rfftfreq(len(voiced), 1 / RATE)
+        assert f[np.argmax(np.abs(np.fft.rfft(voiced * np.hanning(len(voiced)))))] == pytest.approx(250 * factor, abs=4)

@@ -177,6 +177,13 @@ def test_gre_train_loss_weights_on_top_of_the_recipe(corpus, tmp_path):
     p = _run(*base, "--run-dir", str(tmp_path / "bad4"), "--hum-noise", "0.6", "--noise-augment")
     assert p.returncode == 2 and "add up to" in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+    p = _run(*base, "--run-dir", str(tmp_path / "speed"), "--speed-perturb", "0.5", "--speed-range", "0.9", "1.1")
+    assert p.returncode == 0, p.stderr
+    degrade = json.loads((tmp_path / "speed" / "config.json").read_text())["degrade"]
+    assert (degrade["speed_perturb_prob"], degrade["speed_range"]) == (0.5, [0.9, 1.1])
+    p = _run(*base, "--run-dir", str(tmp_path / "bad5"), "--speed-perturb", "0.5", "--speed-range", "1.1", "0.9")
+    assert p.returncode == 2 and "speed range" in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad5").exists()
     p = _run(*base, "--run-dir", str(tmp_path / "critic"), "--loss", "metric=1", "--metric-disc-degraded")
     assert p.returncode == 0, p.stderr
     assert json.loads((tmp_path / "critic" / "config.json").read_text())["metric_disc_degraded"] is True

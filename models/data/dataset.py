@@ -68,24 +68,28 @@ class DegradedCrops(Dataset):
     def __len__(self) -> int:  # indices are unbounded; the sampler decides
         return 2**62
 
-    def _clean_crop(self, rng: np.random.Generator) -> np.ndarray:
+    def _clean_crop(self, rng: np.random.Generator, speed: float = 1.0) -> np.ndarray:
+        """A crop [N] of a clean file drawn by length, sign-corrected; with ``speed`` != 1 a crop of
+        about N x speed samples played ``speed`` times faster (see :func:`degrade.change_speed`)."""
         n, rate = self.spec.segment_samples, self.spec.degrade.sample_rate_hz
+        m = n if speed == 1.0 else int(np.ceil(n * speed))  # samples to read for N after the change
         x, sign = np.zeros(n, np.float32), 1
         for _ in range(MAX_REDRAWS):
             f = self.clean(rng)
             sign = f.polarity
             try:
-                if f.frames >= n:
-                    start = int(rng.integers(0, f.frames - n + 1))
-                    x = read_mono(f.path, rate, start, n)
+                if f.frames >= m:
+                    start = int(rng.integers(0, f.frames - m + 1))
+                    x = read_mono(f.path, rate, start, m)
                 else:
                     x = read_mono(f.path, rate)
             except Exception:  # the file changed or vanished since the scan: draw another
                 x = np.zeros(n, np.float32)
                 continue
+            x = D.change_speed(x, speed, rate)
             if len(x) < n:  # shorter files are zero-padded at the end, as the authors do
                 x = np.pad(x, (0, n - len(x)))
-            if D.active_mask(x, rate).mean() >= MIN_ACTIVE_FRACTION * min(1.0, f.frames / n):
+            if D.active_mask(x[:n], rate).mean() >= MIN_ACTIVE_FRACTION * min(1.0, f.frames / m):
                 break
         return (sign * x[:n]).astype(np.float32)
 
@@ -129,7 +133,7 @@ class DegradedCrops(Dataset):
         """(input, target, what was applied) for global sample ``index``, before normalisation."""
         rng = np.random.default_rng([self.spec.seed, index])
         deg = D.draw_case(self.spec.task, self.spec.degrade, rng)
-        clean = self._clean_crop(rng)
+        clean = self._clean_crop(rng, D.draw_speed(self.spec.degrade, rng))
         noise = self._noise_crop(rng) if deg.snr_db is not None else None
         if noise is not None and self.spec.degrade.augments_noise:
             noise = self._augment_noise(noise, rng)

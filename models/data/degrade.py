@@ -28,6 +28,9 @@ ACTIVE_FLOOR_DB = -80.0
 #: Samples kept after the RIR's main peak for the direct path (the authors' value).
 DIRECT_PATH_EXTRA_SAMPLES = 5
 
+#: Limits of ``DegradeConfig.speed_range``: beyond an octave either way speech stops sounding human.
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
+
 #: The authors' universal training mixture: six equally likely cases.
 UNIVERSAL_CASES = ("only_noise", "only_reverb", "only_bandlimit", "noise_reverb", "noise_bandlimit",
                    "noise_reverb_bandlimit")
@@ -84,6 +87,13 @@ class DegradeConfig:
     #: and keeps whatever of it does not look like a decaying copy of speech. Off by default.
     reverb_noise_prob: float = 0.0
     reverb_noise_snr_range_db: tuple[float, float] = (10.0, 30.0)
+    #: Speaker augmentation (off by default, the authors' recipe; ``gre train --speed-perturb P``):
+    #: with this probability the clean speech of a sample is played faster or slower by a factor drawn
+    #: uniformly from ``speed_range`` (resampled, so pitch and formants move with the tempo: the speed
+    #: perturbation of Ko et al., Interspeech 2015). Both input and target are made from the changed
+    #: speech. The corpus has about ten real talkers; each factor makes another voice of them.
+    speed_perturb_prob: float = 0.0
+    speed_range: tuple[float, float] = (0.85, 1.15)
 
     def __post_init__(self):
         if not 0.0 <= self.clean_prob < 1.0:
@@ -102,6 +112,11 @@ class DegradeConfig:
         lo, hi = self.reverb_noise_snr_range_db
         if not lo <= hi:
             raise ValueError(f"the reverb-noise SNR range must be LO <= HI, got {lo:g} {hi:g}")
+        if not 0.0 <= self.speed_perturb_prob <= 1.0:
+            raise ValueError(f"the speed-perturb probability must be in [0, 1], got {self.speed_perturb_prob:g}")
+        lo, hi = self.speed_range
+        if not MIN_SPEED <= lo <= hi <= MAX_SPEED:
+            raise ValueError(f"the speed range must be {MIN_SPEED:g} <= LO <= HI <= {MAX_SPEED:g}, got {lo:g} {hi:g}")
         nyquist = self.sample_rate_hz / 2
         if not self.bwe_cutoffs_hz or any(not 0 < c <= nyquist for c in self.bwe_cutoffs_hz):
             raise ValueError(f"bwe cut-offs must be in (0, {nyquist:g}] Hz, got {list(self.bwe_cutoffs_hz)} "
@@ -118,6 +133,25 @@ class DegradeConfig:
 NOISE_AUGMENT = dict(babble_prob=0.15, colored_noise_prob=0.1, second_noise_prob=0.3)
 #: What `gre train --band-limit-augment` sets.
 BAND_LIMIT_AUGMENT = dict(bwe_rolloff_prob=0.75, bwe_quantize_prob=0.75)
+
+
+def draw_speed(cfg: DegradeConfig, rng: np.random.Generator) -> float:
+    """The speed factor of a sample's clean speech (1.0: unchanged). Draws nothing from ``rng`` when
+    speed perturbation is off, so runs without it keep their data."""
+    if cfg.speed_perturb_prob <= 0.0:
+        return 1.0
+    if rng.random() >= cfg.speed_perturb_prob:
+        return 1.0
+    lo, hi = cfg.speed_range
+    return float(rng.uniform(lo, hi))
+
+
+def change_speed(x: np.ndarray, factor: float, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """``x`` [N] played ``factor`` times faster: [round(N / factor)] samples, every frequency times
+    ``factor`` (read as if recorded at ``factor`` x the rate, then resampled back to it)."""
+    if factor == 1.0:
+        return x
+    return soxr.resample(x, sample_rate_hz * factor, sample_rate_hz).astype(np.float32)
 
 
 def colored_noise(n: int, alpha: float, rng: np.random.Generator) -> np.ndarray:

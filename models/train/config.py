@@ -152,7 +152,7 @@ class TrainConfig:
         if isinstance(values.get("degrade"), dict):
             d = dict(values["degrade"])
             for k in ("snr_range_db", "level_range_dbfs", "bwe_cutoffs_hz", "bwe_rolloff_fraction", "bwe_rolloff_orders",
-                      "reverb_noise_snr_range_db"):
+                      "reverb_noise_snr_range_db", "speed_range"):
                 if k in d:
                     d[k] = tuple(d[k])
             values["degrade"] = DegradeConfig(**d)
