@@ -43,10 +43,13 @@ METRICS = ("pesq_wb", "stoi", "si_sdr")
 
 
 def parse_models(items: list[str]) -> list[tuple[str, str]]:
-    """``label=model`` or ``model`` -> (label, model); a file's label is its run folder and name."""
+    """``label=model`` or ``model`` -> (label, model); a file's label is its run folder and name. ``model`` may
+    carry `gre enhance` options, whose values may hold "=": the label ends at the first "=" and has no spaces."""
     out = []
     for item in items:
-        label, _, model = item.rpartition("=")
+        label, _, model = item.partition("=")
+        if not model or any(c.isspace() for c in label):
+            label, model = "", item
         if not label:
             path = Path(shlex.split(model)[0])
             label = f"{path.parent.name}/{path.stem}" if path.suffix == ".safetensors" else model
