@@ -16,16 +16,22 @@ from models.registry import DEFAULT_FOR_TASK, REGISTRY, RegistryEntry
 def _param_count(entry: RegistryEntry) -> int:
     """Parameters of the entry's network; a chain counts those of its stages, a router also its classifier."""
     if entry.stages:
-        own = _classifier_params() if entry.arch == "router" else 0
+        own = _classifier_params(str(entry.weights_path)) if entry.arch == "router" else 0
         return own + sum(_param_count(REGISTRY[s]) for s in entry.stages if s in REGISTRY)
     return _network_params(entry.arch, entry.config_name)
 
 
 @functools.lru_cache(maxsize=None)
-def _classifier_params() -> int:
-    from models.nets.degradation import DegradationClassifier
+def _classifier_params(weights: str) -> int:
+    """Parameters of a router's classifier as its file builds it (its config may differ from the default's);
+    0 when the file is missing (the row says so)."""
+    from models.train.degradation import load_router_file
 
-    return sum(p.numel() for p in DegradationClassifier().parameters())
+    try:
+        classifier, _ = load_router_file(weights)
+    except (OSError, ValueError):
+        return 0
+    return sum(p.numel() for p in classifier.parameters())
 
 
 @functools.lru_cache(maxsize=None)

@@ -39,3 +39,22 @@ def test_models_piped_lists_every_name_whole(gre):
 def test_unknown_command_is_a_usage_error(gre):
     out = subprocess.run([gre, "frobnicate"], capture_output=True, text=True)
     assert out.returncode == 2
+
+
+def test_models_counts_a_router_s_classifier_as_its_file_builds_it(tmp_path):
+    """A router's row counts the classifier its file holds, whatever its width, and that of every shipped router."""
+    from gre_cli.cmd_models import _classifier_params, _param_count
+    from models.nets.degradation import DegradationClassifier, DegradationClassifierConfig
+    from models.registry import REGISTRY
+    from models.train.degradation import ClassifierTrainConfig, load_router_file, save_router
+
+    narrow = DegradationClassifier(DegradationClassifierConfig(hidden=16))
+    path = tmp_path / "narrow.safetensors"
+    save_router(narrow, path, ("a", "b", "c"), ClassifierTrainConfig(("x",), ("y",), ("z",)), {})
+    assert _classifier_params(str(path)) == sum(p.numel() for p in narrow.parameters())
+    assert _classifier_params(str(tmp_path / "missing.safetensors")) == 0
+    routers = [e for e in REGISTRY.values() if e.arch == "router"]
+    for entry in routers:
+        classifier, _ = load_router_file(entry.weights_path)
+        stages = sum(_param_count(REGISTRY[s]) for s in entry.stages)
+        assert _param_count(entry) == sum(p.numel() for p in classifier.parameters()) + stages
