@@ -404,3 +404,21 @@ def test_speed_perturbed_crops_keep_their_length_and_move_the_pitch(tmp_path, se
         voiced = y[: min(n, int(len(t) / factor)) - 50]  # a short file ends in zeros
         f = np.fft.rfftfreq(len(voiced), 1 / RATE)
         assert f[np.argmax(np.abs(np.fft.rfft(voiced * np.hanning(len(voiced)))))] == pytest.approx(250 * factor, abs=4)
+
+
+def test_validation_reads_its_files_at_their_own_speed(tmp_path):
+    """Speed perturbation is a training augmentation: the validation set is the same with it on or off."""
+    from models.data.files import scan_folders
+    from models.train.validation import build_val_set
+    from test_train_fixtures import make_corpus
+
+    dirs = make_corpus(tmp_path)
+    scan = dict(sample_rate_hz=RATE, min_seconds=0.25)
+    val = scan_folders([str(dirs["val"])], what="val", **scan)[0]
+    noise = scan_folders([str(dirs["noise"])], what="noise", **scan)[0]
+    plain = build_val_set(val, "denoise", D.DegradeConfig(), 3, 2, 1.0, noise, None)
+    perturbed = build_val_set(val, "denoise", D.DegradeConfig(speed_perturb_prob=1.0, speed_range=(1.2, 1.2)), 3, 2,
+                              1.0, noise, None)
+    for a, b in zip(plain, perturbed, strict=True):
+        np.testing.assert_array_equal(a.input, b.input)
+        np.testing.assert_array_equal(a.target, b.target)

@@ -91,7 +91,8 @@ class DegradeConfig:
     #: with this probability the clean speech of a sample is played faster or slower by a factor drawn
     #: uniformly from ``speed_range`` (resampled, so pitch and formants move with the tempo: the speed
     #: perturbation of Ko et al., Interspeech 2015). Both input and target are made from the changed
-    #: speech. The corpus has about ten real talkers; each factor makes another voice of them.
+    #: speech. The corpus has about ten real talkers; each factor makes another voice of them. Training
+    #: only: validation reads its files as they are.
     speed_perturb_prob: float = 0.0
     speed_range: tuple[float, float] = (0.85, 1.15)
 
