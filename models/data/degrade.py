@@ -139,12 +139,9 @@ BAND_LIMIT_AUGMENT = dict(bwe_rolloff_prob=0.75, bwe_quantize_prob=0.75)
 def draw_speed(cfg: DegradeConfig, rng: np.random.Generator) -> float:
     """The speed factor of a sample's clean speech (1.0: unchanged). Draws nothing from ``rng`` when
     speed perturbation is off, so runs without it keep their data."""
-    if cfg.speed_perturb_prob <= 0.0:
+    if cfg.speed_perturb_prob <= 0.0 or rng.random() >= cfg.speed_perturb_prob:
         return 1.0
-    if rng.random() >= cfg.speed_perturb_prob:
-        return 1.0
-    lo, hi = cfg.speed_range
-    return float(rng.uniform(lo, hi))
+    return float(rng.uniform(*cfg.speed_range))
 
 
 def change_speed(x: np.ndarray, factor: float, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
