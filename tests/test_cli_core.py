@@ -41,7 +41,7 @@ def test_unknown_command_is_a_usage_error(gre):
     assert out.returncode == 2
 
 
-def test_models_counts_a_router_s_classifier_as_its_file_builds_it(tmp_path):
+def test_models_counts_a_router_s_classifier_as_its_file_builds_it(gre, tmp_path):
     """A router's row counts the classifier its file holds, whatever its width, and that of every shipped router."""
     from gre_cli.cmd_models import _classifier_params, _param_count
     from models.nets.degradation import DegradationClassifier, DegradationClassifierConfig
@@ -58,3 +58,7 @@ def test_models_counts_a_router_s_classifier_as_its_file_builds_it(tmp_path):
         classifier, _ = load_router_file(entry.weights_path)
         stages = sum(_param_count(REGISTRY[s]) for s in entry.stages)
         assert _param_count(entry) == sum(p.numel() for p in classifier.parameters()) + stages
+    rows = {r["name"]: r for r in json.loads(subprocess.run([gre, "models", "--json"], capture_output=True, text=True,
+                                                             check=True).stdout)}
+    for entry in routers:  # and through the entry point
+        assert rows[entry.name]["params"] == _param_count(entry)
