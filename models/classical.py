@@ -1,4 +1,5 @@
-"""Classical references that need no weights: Griffin-Lim phase retrieval and a Wiener denoiser.
+"""Classical references that need no weights: Griffin-Lim phase retrieval, a Wiener denoiser and WPE
+dereverberation (:mod:`models.wpe`).
 
 Both run on gre's own STFT (models.stft: Hann 400 / hop 100, centred, 16 kHz), batched over
 waveforms [B, N], and are wrapped as modules with the Enhancer interface
@@ -27,6 +28,7 @@ from torch import nn
 from models import stft as S
 from models.config import STFTConfig
 from models.enhancer import ModelInfo
+from models.wpe import WPEConfig, wpe_dereverb
 
 # --------------------------------------------------------------------------------------------
 # Griffin-Lim
@@ -244,9 +246,32 @@ class WienerEnhancer(_Classical):
         return wiener_denoise(wave, self.cfg)
 
 
+class WPEEnhancer(_Classical):
+    """Dereverberation: weighted prediction error (:mod:`models.wpe`) removes the late reverberation that
+    the past spectrum predicts; the direct sound and early reflections stay.
+
+    forward(wave [B, N], gain [B] | None) -> [B, N]. WPE is linear in the input level, so ``gain``
+    (loudness normalisation) is accepted for interface compatibility and has no effect.
+    """
+
+    def __init__(self, cfg: WPEConfig = WPEConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.stft_cfg = cfg.stft
+        self.info = ModelInfo(name="wpe", arch="classical",
+                              config_name=f"{cfg.taps} taps, delay {cfg.delay}, {cfg.iterations} iterations",
+                              tasks=("dereverb",), mode="enhance", sample_rate_hz=cfg.stft.sample_rate_hz,
+                              source="classical, no weights")
+
+    @torch.no_grad()
+    def forward(self, wave: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
+        return wpe_dereverb(wave, self.cfg)
+
+
 #: Name -> factory (called with an optional config) returning an Enhancer-compatible module.
 CLASSICAL_MODELS: dict[str, type[_Classical]] = {
     "griffin-lim": GriffinLimEnhancer,
     "pghi-griffin-lim": PGHIGriffinLimEnhancer,
     "wiener": WienerEnhancer,
+    "wpe": WPEEnhancer,
 }

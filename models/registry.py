@@ -77,6 +77,10 @@ register(RegistryEntry(
     name="wiener", arch="classical", config_name="decision-directed", tasks=("denoise",), mode="enhance",
     source="classical (Wiener filter, no weights)",
 ), default_for=("denoise",))
+register(RegistryEntry(
+    name="wpe", arch="classical", config_name="10 taps, delay 3, 3 iterations", tasks=("dereverb",), mode="enhance",
+    source="classical (weighted prediction error, no weights)",
+))
 
 # Shipped weights are registered from models/weights/shipped.py when that file exists.
 try:  # pragma: no cover - depends on shipped weights
