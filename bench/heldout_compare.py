@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 from models.data.degrade import BAND_LIMIT_AUGMENT, DegradeConfig  # noqa: E402
 from models.evaluate import evaluate, mean_ci95  # noqa: E402
 from models.shipping.card import cell  # noqa: E402
-from models.shipping.heldout import HeldoutSpec, build_heldout_set  # noqa: E402
+from models.shipping.heldout import HELDOUT_SEED, HeldoutSpec, build_heldout_set  # noqa: E402
 
 METRICS = ("pesq_wb", "stoi", "si_sdr")
 
@@ -88,6 +88,12 @@ def enhance(gre: str, model: str, src: Path, dst: Path, threads: int) -> None:
     subprocess.run(cmd, check=True)
 
 
+def heldout_spec(args: argparse.Namespace) -> HeldoutSpec:
+    """The folders, number of files and degradation draw (seed) of the held-out pairs the options ask for."""
+    return HeldoutSpec(tuple(args.heldout_clean), tuple(args.heldout_noise), tuple(args.heldout_rir), files=args.files,
+                       seed=args.seed)
+
+
 def paired_pesq_delta(res, system: str, baseline: str) -> tuple[float | None, float | None]:
     """Mean ± 95 % CI of ``system``'s per-file PESQ-WB minus ``baseline``'s, over the files both
     scored (a paired comparison: the spread of the differences, not of the means, decides)."""
@@ -111,7 +117,7 @@ def _delta(part: dict | None) -> str:
     return f"{d['mean']:+.3f}" + ("" if d["ci95"] is None else f" ± {d['ci95']:.3f}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", required=True, choices=("denoise", "dereverb", "bwe", "universal", "phase"))
     p.add_argument("--models", nargs="+", required=True)
@@ -128,9 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reverb-noise-snr", nargs=2, type=float, default=DegradeConfig.reverb_noise_snr_range_db,
                    metavar=("LO", "HI"), help="SNR range in dB of --reverb-noise")
     p.add_argument("--files", type=int, default=24)
+    p.add_argument("--seed", type=int, default=HELDOUT_SEED,
+                   help="seed of the degradations drawn for the held-out pairs (noise file, SNR, room); the clean "
+                   "files stay the same spread. Default: the draw every earlier comparison used; another seed "
+                   "gives fresh pairs, to check a choice made on the usual ones")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", type=Path, required=True, help="output path without suffix (.md and .json)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     if args.reverb_noise and args.task != "dereverb":
         p.error("--reverb-noise is for --task dereverb")
@@ -144,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = METRICS + (("lsd",) if args.task == "bwe" else ()) + (("pd",) if args.task == "phase" else ())
     extra = [m for m in ("lsd", "pd") if m in metrics]  # columns after SI-SDR
     models = parse_models(args.models)
-    spec = HeldoutSpec(tuple(args.heldout_clean), tuple(args.heldout_noise), tuple(args.heldout_rir), files=args.files)
+    spec = heldout_spec(args)
     scores: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         evs, why = build_heldout_set(spec, args.task, degrade, Path(tmp))
@@ -171,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "task": args.task,
               "snr_range_db": list(degrade.snr_range_db), "band_limit_augment": args.band_limit_augment,
               "reverb_noise_prob": degrade.reverb_noise_prob,
-              "reverb_noise_snr_range_db": list(degrade.reverb_noise_snr_range_db), "files": args.files, "scores": scores}
+              "reverb_noise_snr_range_db": list(degrade.reverb_noise_snr_range_db), "files": args.files,
+              "seed": args.seed, "scores": scores}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     if args.task == "phase":
@@ -181,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         pairs = (f"Command: `{command}`; {result['date']}. {args.files} held-out pairs drawn by "
                  "`models/shipping/heldout.py` ("
+                 + ("" if args.seed == HELDOUT_SEED else f"degradations drawn with seed {args.seed}; ")
                  + (f"SNR {degrade.snr_range_db[0]:g}..{degrade.snr_range_db[1]:g} dB where noise is added"
                     if args.task != "dereverb" else "reverberation from the held-out rooms")
                  + ("; bwe inputs low-passed at random and rounded to 16-bit as in "
