@@ -99,6 +99,9 @@ def train_command(
     val_files: int = typer.Option(24, "--val-files", help="Number of held-out files per validation."),
     init_weights: str = typer.Option("", "--init-weights", help="Fine-tune: start from this gre checkpoint or "
                                      "registered model (same --arch and --config) instead of random weights."),
+    init_critic: str = typer.Option("", "--init-critic", metavar="LAST_PT",
+                                    help="With --loss metric=W: start the metric critic from the one in this run "
+                                    "checkpoint (a run's last.pt) instead of from scratch."),
     keep_weights: bool = typer.Option(False, "--keep-weights/--no-keep-weights",
                                       help="Also keep each checkpoint's weights as weights/step-N.safetensors in the "
                                       "run dir, for `gre average-weights`."),
@@ -128,7 +131,7 @@ def train_command(
             grad_clip=(5.0 if task == "phase" else 0.0) if grad_clip < 0 else grad_clip, seed=seed,
             precision=precision, device=device, workers=workers, threads=threads, val_every=val_every,
             ckpt_every=ckpt_every, log_every=log_every, val_files=val_files, grad_checkpoint=grad_checkpoint,
-            low_memory=low_memory, init_weights=init_weights, keep_weights=keep_weights,
+            low_memory=low_memory, init_weights=init_weights, init_critic=init_critic, keep_weights=keep_weights,
             canonical_polarity=canonical_polarity, metric_disc_degraded=metric_disc_degraded, pesq_workers=pesq_workers,
             mpd_crop_seconds=mpd_crop_seconds,
             losses=parse_loss_overrides(default_losses(task if task in TASKS else "denoise", metric_disc, mpd, arch=arch,

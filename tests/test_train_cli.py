@@ -187,6 +187,14 @@ def test_gre_train_loss_weights_on_top_of_the_recipe(corpus, tmp_path):
     p = _run(*base, "--run-dir", str(tmp_path / "critic"), "--loss", "metric=1", "--metric-disc-degraded")
     assert p.returncode == 0, p.stderr
     assert json.loads((tmp_path / "critic" / "config.json").read_text())["metric_disc_degraded"] is True
+    p = _run(*base, "--run-dir", str(tmp_path / "critic-from"), "--loss", "metric=1",
+             "--init-critic", str(tmp_path / "critic" / "last.pt"))
+    assert p.returncode == 0, p.stderr
+    assert json.loads((tmp_path / "critic-from" / "config.json").read_text())["init_critic"] == str(
+        tmp_path / "critic" / "last.pt")
+    p = _run(*base, "--run-dir", str(tmp_path / "critic-bad"), "--loss", "metric=1",
+             "--init-critic", str(tmp_path / "hum" / "last.pt"))
+    assert p.returncode == 2 and "holds no metric critic" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     p = _run(*base, "--run-dir", str(tmp_path / "critic-pool"), "--loss", "metric=1", "--pesq-workers", "2")
     assert p.returncode == 0, p.stderr
     assert json.loads((tmp_path / "critic-pool" / "config.json").read_text())["pesq_workers"] == 2

@@ -504,3 +504,32 @@ def test_validation_items_are_degraded_whatever_the_clean_fraction(corpus):
     for a, b in zip(plain, mostly_clean, strict=True):
         assert b.case == "only_noise" and np.array_equal(a.input, b.input)
         assert not np.allclose(b.input, b.target)
+
+
+def test_init_critic_starts_the_metric_critic_from_a_run_checkpoint_and_bad_sources_are_one_line(corpus, tmp_path):
+    """--init-critic: the new run's critic starts as the old run's last.pt holds it (a fresh one does not); a run
+    without the metric loss, a missing file, a checkpoint without a critic and a foreign file are refused."""
+    cfg = _cfg(corpus, steps=2)  # the default denoise losses include the metric critic
+    train(cfg, tmp_path / "first", quiet=True)
+    old = load_state(tmp_path / "first" / "last.pt")["discriminators"]["metric"]
+    carried = Trainer(replace(cfg, seed=5, init_critic=str(tmp_path / "first" / "last.pt")), tmp_path / "second",
+                      quiet=True).discs["metric"].state_dict()
+    fresh = Trainer(replace(cfg, seed=5), tmp_path / "third", quiet=True).discs["metric"].state_dict()
+    assert all(torch.equal(old[k], v) for k, v in carried.items())
+    assert not all(torch.equal(old[k], v) for k, v in fresh.items())
+    # A resumed run keeps its own critic, and may leave the option out.
+    train(replace(cfg, init_critic=str(tmp_path / "first" / "last.pt"), steps=3), tmp_path / "second", quiet=True)
+    train(replace(cfg, steps=4), tmp_path / "second", resume=True, quiet=True)
+
+    no_critic = _cfg(corpus, steps=1, losses=default_losses("denoise", metric_disc=False))
+    train(no_critic, tmp_path / "plain", quiet=True)
+    (tmp_path / "foreign.pt").write_bytes(b"not a checkpoint")
+    for run_cfg, source, needle in [
+        (no_critic, tmp_path / "first" / "last.pt", "has no metric critic; add --loss metric=W"),
+        (cfg, tmp_path / "missing.pt", "file not found"),
+        (cfg, tmp_path / "plain" / "last.pt", "holds no metric critic"),
+        (cfg, tmp_path / "foreign.pt", "cannot read the training checkpoint"),
+    ]:
+        with pytest.raises(RunDirError, match=needle) as err:
+            Trainer(replace(run_cfg, init_critic=str(source)), tmp_path / f"bad-{needle[:8]}", quiet=True)
+        assert "--init-critic" in str(err.value) and "\n" not in str(err.value)

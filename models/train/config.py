@@ -57,6 +57,12 @@ class TrainConfig:
     #: safetensors checkpoint or a registered model name, of the same architecture and config.
     #: Used only when the run starts; a resumed run continues from its own last.pt.
     init_weights: str = ""
+    #: Start the MetricGAN critic (``losses.metric`` > 0) from the critic of this run checkpoint (a
+    #: ``last.pt`` of a run trained with the metric loss) instead of from scratch. A fine-tune from
+    #: a critic-trained model otherwise pays for a fresh critic, whose first hundreds of steps push the
+    #: generator the wrong way. Used only when the run starts, as ``init_weights``; the critic's
+    #: optimizer starts afresh (the generator's does too).
+    init_critic: str = ""
     #: Also keep the weights of every checkpoint as ``weights/step-NNNNNNN.safetensors``, for
     #: checkpoint averaging (`gre average-weights`); off by default to save disk.
     keep_weights: bool = False
@@ -170,12 +176,12 @@ class TrainConfig:
     def differences(self, other: "TrainConfig") -> list[str]:
         """Fields that differ and may not change on resume, as 'name: old -> new'.
 
-        A resume may leave out ``--init-weights``: the run continues from its own last.pt, and its
-        saved config keeps naming the weights it started from (so the file need not exist any more).
+        A resume may leave out ``--init-weights`` and ``--init-critic``: the run continues from its own
+        last.pt, and its saved config keeps naming the files it started from (so they need not exist any more).
         """
         a, b = self.to_dict(), other.to_dict()
         return [describe_change(k, a[k], b.get(k)) for k in a if k not in self.RESUMABLE and a[k] != b.get(k)
-                and not (k == "init_weights" and not b.get(k))]
+                and not (k in ("init_weights", "init_critic") and not b.get(k))]
 
     def with_resumable(self, other: "TrainConfig") -> "TrainConfig":
         """This config with the resumable fields taken from ``other``."""

@@ -163,6 +163,33 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[Trai
     return cfg, has_ckpt, {}
 
 
+def initial_critic(source: str, metric_weight: float) -> dict[str, torch.Tensor]:
+    """The metric critic's state dict that ``--init-critic SOURCE`` (a run's ``last.pt``) starts a run from.
+
+    A RunDirError in one line when the run has no metric loss, the file is unreadable, holds no metric critic,
+    or holds one of another shape than :class:`models.discriminators.MetricDiscriminator`.
+    """
+    from models import discriminators as DS
+
+    if metric_weight <= 0:
+        raise RunDirError(f"--init-critic {source}: this run has no metric critic; add --loss metric=W")
+    path = Path(source)
+    if not path.is_file():
+        raise RunDirError(f"--init-critic {source}: file not found; give a run's last.pt")
+    try:
+        state = load_state(path)
+    except RuntimeError as err:
+        raise RunDirError(f"--init-critic {err}") from None
+    critic = state.get("discriminators", {}).get("metric") if isinstance(state, dict) else None
+    if not isinstance(critic, dict):
+        raise RunDirError(f"--init-critic {source}: holds no metric critic; give the last.pt of a run trained "
+                          "with --loss metric=W")
+    expected = {k: v.shape for k, v in DS.MetricDiscriminator().state_dict().items()}
+    if {k: getattr(v, "shape", None) for k, v in critic.items()} != expected:
+        raise RunDirError(f"--init-critic {source}: its metric critic is not of this version's shape")
+    return critic
+
+
 def initial_weights(source: str, arch: str, net_cfg) -> dict[str, torch.Tensor]:
     """The state dict that ``--init-weights SOURCE`` starts a run from.
 
@@ -272,6 +299,7 @@ class Trainer:
             check_task(cfg.task)
         init_state = (initial_weights(cfg.init_weights, cfg.arch, self.net_cfg)
                       if cfg.init_weights and not has_ckpt else None)
+        critic_state = initial_critic(cfg.init_critic, cfg.losses.metric) if cfg.init_critic and not has_ckpt else None
         self.log = RunLog(self.run_dir, cfg.steps, 0, enabled=self.dist.main and not quiet)
         if changes:
             self.log.message(f"resuming with {'; '.join(describe_change(k, *v) for k, v in changes.items())}"
@@ -311,6 +339,9 @@ class Trainer:
             _, unexpected = self.net.load_state_dict(init_state, strict=False)
             if unexpected:
                 raise RunDirError(f"--init-weights {cfg.init_weights}: tensors this network lacks: {unexpected[:3]}")
+        if critic_state is not None:
+            self.discs["metric"].load_state_dict(critic_state)
+            self.log.message(f"metric critic from {cfg.init_critic}")
         if not has_ckpt and resume and self.dist.main:
             self.log.message(f"{self.run_dir}: no checkpoint yet, starting from step 0")
         if cfg.grad_checkpoint:
