@@ -12,9 +12,10 @@ and subtracts the prediction: X(t) = Y(t) - g^H Ytilde(t). lambda(t) is the powe
 estimate X (the speech's time-varying variance, which keeps WPE from whitening the speech); the taps
 and lambda are refined in turn for a few iterations. Nothing is trained and no noise is assumed.
 
-Defaults follow the single-channel recipe used with nara-wpe (and by `gre benchmark`'s `wpe` peer):
-a 512-point Hann STFT with hop 128 at 16 kHz (32 / 8 ms), K = 10 taps, D = 3 frames, 3 iterations.
-This STFT is WPE's own and independent of the networks' 400 / 100 one; it is perfectly inverted.
+Defaults are the sizes of `gre benchmark`'s `wpe` peer (the nara-wpe package): a 512-point STFT with hop 128 at
+16 kHz (32 / 8 ms), K = 10 taps, D = 3 frames, 3 iterations. The window is Hann where nara-wpe's is Blackman (on
+nara-wpe's STFT the two implementations agree to 0.5 %). This STFT is WPE's own, independent of the networks'
+400 / 100 one, and perfectly inverted.
 
 Shapes: waveforms [B, N] at 16 kHz; spectra [B, F, T] complex.
 """
@@ -43,9 +44,9 @@ class WPEConfig:
                                                                 compress_factor=1.0))
 
     def __post_init__(self) -> None:
-        if self.taps < 1 or self.delay < 1 or self.iterations < 1:
-            raise ValueError(f"WPEConfig needs taps, delay and iterations >= 1, got {self.taps}, {self.delay}, "
-                             f"{self.iterations}")
+        for name in ("taps", "delay", "iterations"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"WPEConfig.{name} must be at least 1, got {getattr(self, name)}")
 
 
 def delayed_frames(spec: torch.Tensor, taps: int, delay: int) -> torch.Tensor:

@@ -102,7 +102,7 @@ def test_wpe_model_is_batched_linear_in_level_and_safe_on_silence_and_short_inpu
 
 @pytest.mark.parametrize("field,value", [("taps", 0), ("delay", 0), ("iterations", 0)])
 def test_bad_wpe_settings_are_refused(field, value):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ValueError, match=f"WPEConfig.{field} must be at least 1"):
         WPEConfig(**{field: value})
 
 
