@@ -1,8 +1,9 @@
 """Classical references that need no weights: Griffin-Lim phase retrieval, a Wiener denoiser and WPE
 dereverberation (:mod:`models.wpe`).
 
-Both run on gre's own STFT (models.stft: Hann 400 / hop 100, centred, 16 kHz), batched over
-waveforms [B, N], and are wrapped as modules with the Enhancer interface
+Griffin-Lim and the Wiener filter run on gre's own STFT (models.stft: Hann 400 / hop 100, centred,
+16 kHz), WPE on its own 512 / 128 one. All three are batched over waveforms [B, N] and wrapped as
+modules with the Enhancer interface
 (``forward(wave [B, N], gain=None) -> wave [B, N]``, ``.sample_rate_hz``, ``.info``) so that
 the registry and ``gre benchmark`` can treat them like networks::
 
