@@ -71,6 +71,14 @@ def test_wpe_matches_a_bin_by_bin_weighted_least_squares_reference():
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
 
 
+def test_blockwise_sums_give_the_same_result_as_one_block():
+    _, wet = reverberant(2.0, seed=5)
+    spec = torch.stft(wet, 512, 128, window=torch.hann_window(512), return_complex=True)  # 251 frames
+    whole = wpe_spectrum(spec, block_frames=10_000)
+    for block in (1, 7, 100, 251):
+        torch.testing.assert_close(wpe_spectrum(spec, block_frames=block), whole, rtol=1e-5, atol=1e-6)
+
+
 def test_wpe_removes_late_reverberation_and_keeps_the_direct_sound():
     dry, wet = reverberant(4.0, seed=2)
     out = wpe_dereverb(wet)
