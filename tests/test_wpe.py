@@ -2,8 +2,11 @@
 late reverberation removed, and the classical model's interface (batch, scale, silence, lengths)."""
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from models.classical import CLASSICAL_MODELS
@@ -115,9 +118,6 @@ def test_bad_wpe_settings_are_refused(field, value):
 
 
 def test_gre_enhance_runs_wpe_alone_and_in_a_chain_through_the_entry_point(gre, tmp_path):
-    import soundfile as sf
-    import subprocess
-
     dry, wet = reverberant(3.0, seed=4)
     src = tmp_path / "in"
     src.mkdir()
