@@ -100,6 +100,10 @@ def test_more_taps_and_iterations_remove_more():
 def test_wpe_model_is_batched_linear_in_level_and_safe_on_silence_and_short_input():
     model = CLASSICAL_MODELS["wpe"]()
     assert model.sample_rate_hz == SR and model.info.tasks == ("dereverb",) and model.info.mode == "enhance"
+    # The registry is plain data (`gre models` prints it without building the model): it must describe the defaults.
+    from models.registry import get_entry
+    entry = get_entry("wpe")
+    assert (entry.config_name, entry.tasks, entry.mode) == (model.info.config_name, model.info.tasks, model.info.mode)
     waves = torch.cat([reverberant(1.0, seed=s)[1][:, :15_999] for s in range(3)])
     out = model(waves)
     assert out.shape == waves.shape
