@@ -19,7 +19,7 @@ from models.chain import ChainedEnhancer, split_chain
 from models.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint, read_metadata
 from models.config import STFTConfig
 from models.device import module_device, resolve_device
-from models.enhancer import Enhancer, ModelInfo, check_atten_lim, limit_attenuation
+from models.enhancer import Enhancer, ModelInfo, accepts_groups, check_atten_lim, limit_attenuation
 from models.registry import default_model_for, get_entry, sha256_of
 
 
@@ -137,7 +137,8 @@ def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | N
             task: str | None = None, out_sample_rate: int | None = None,
             upsampled_floor: bool = True, atten_lim_db: float | None = None) -> np.ndarray:
     """Enhance one signal. ``wave`` is [N] or [C, N] float at ``sample_rate``; returns [N'] or [C, N']
-    at ``out_sample_rate`` (default: ``sample_rate``, N' = N). Each channel is enhanced on its own;
+    at ``out_sample_rate`` (default: ``sample_rate``, N' = N). Each channel is enhanced on its own (a router
+    sends all of them along one route);
     the whole signal is processed at once (for long files use the chunked pipeline in
     :mod:`models.overlap_add`).
 
@@ -163,7 +164,10 @@ def enhance(wave: np.ndarray, sample_rate: int, model: torch.nn.Module | str | N
         silent = np.mean(np.square(x_model, dtype=np.float64), axis=-1) <= SILENCE_MEAN_SQUARE
         x_model = UpsampledFloor()(x_model, silent)  # digital silence stays silence, as in gre enhance
     x_in = torch.from_numpy(np.ascontiguousarray(x_model)).to(device)
-    y = model(x_in)
+    if accepts_groups(model):  # a router: the channels of one signal take one route
+        y = model(x_in, None, torch.zeros(x_in.shape[0], dtype=torch.long, device=device))
+    else:
+        y = model(x_in)
     if atten_lim_db is not None:
         y = limit_attenuation(x_in, y.float(), atten_lim_db)
     y = y.cpu().numpy()

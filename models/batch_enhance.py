@@ -39,7 +39,7 @@ from models.audio_io import STDIO, AtomicWriter, AudioError, output_format, remo
 from models.device import check_precision, module_device
 from models.enhance_inputs import Discovery, Job, Shard, discover
 from models.enhance_loader import ChunkData, ChunkStream, FileFailed, FileStart, LoadSettings
-from models.enhancer import Enhancer, check_atten_lim, limit_attenuation
+from models.enhancer import Enhancer, accepts_groups, check_atten_lim, limit_attenuation
 from models.overlap_add import OverlapAdder
 from models.row_parallel import RowParallel, default_streams
 
@@ -214,6 +214,7 @@ class _Run:
         self.rate = model.sample_rate_hz
         self.batch_rows = options.batch_rows(self.device)
         self.call_model = RowParallel(model, options.stream_count(self.device), options.precision, self.device)
+        self.grouped = accepts_groups(model)  # a router: the channels of a chunk are routed together
         self.summary = Summary()
         self.open: dict[int, _OpenFile] = {}
         self.dead: set[int] = set()  # jobs that failed; their remaining items are dropped
@@ -297,16 +298,29 @@ class _Run:
 
     # -- model -----------------------------------------------------------------------------
     def run_batch(self, length: int) -> None:
-        rows = self.queues[length][: self.batch_rows]
-        del self.queues[length][: len(rows)]
-        if not self.queues[length]:
+        queue = self.queues[length]
+        take = min(self.batch_rows, len(queue))
+        if self.grouped:
+            # The channels of one chunk share a route (models.router): the batch takes the rest of its
+            # last chunk's rows too, a few rows over batch_rows at most.
+            while 0 < take < len(queue) and (queue[take].job, queue[take].chunk) == (queue[take - 1].job,
+                                                                                      queue[take - 1].chunk):
+                take += 1
+        rows = queue[:take]
+        del queue[:take]
+        if not queue:
             del self.queues[length]
         if not rows:
             return
         x = torch.from_numpy(np.stack([r.data for r in rows])).to(self.device)
         g = torch.tensor([r.gain for r in rows], dtype=torch.float32, device=self.device)
         try:
-            y = self.call_model(x, g).float()
+            if self.grouped:
+                keys = {key: i for i, key in enumerate(dict.fromkeys((r.job, r.chunk) for r in rows))}
+                groups = torch.tensor([keys[r.job, r.chunk] for r in rows], device=self.device)
+                y = self.call_model(x, g, groups).float()
+            else:
+                y = self.call_model(x, g).float()
         except Exception as err:  # noqa: BLE001 - fail these files, keep the run going
             for job in dict.fromkeys(r.job for r in rows):
                 if job not in self.dead:

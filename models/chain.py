@@ -47,7 +47,8 @@ def split_chain(spec: str) -> list[str] | None:
 
 
 class ChainedEnhancer(nn.Module):
-    """forward(wave [B, N], gain [B] | None) -> wave [B, N]: each stage's output is the next one's input.
+    """forward(wave [B, N], gain [B] | None, groups [B] | None) -> wave [B, N]: each stage's output is the next
+    one's input.
 
     ``stages`` are Enhancer-like modules (``forward(wave, gain)``, ``.sample_rate_hz``, ``.info``),
     all at one sample rate. ``info`` describes the chain; by default its name joins the stages'
@@ -71,6 +72,12 @@ class ChainedEnhancer(nn.Module):
         return self.stages[0].sample_rate_hz
 
     @property
+    def routes_rows_in_groups(self) -> bool:
+        """True if a stage is a router (:mod:`models.router`): the chain then takes ``groups`` and hands them
+        to that stage."""
+        return any(getattr(stage, "routes_rows_in_groups", False) for stage in self.stages)
+
+    @property
     def whole_file(self) -> bool:
         """True if one of the stages must see whole files (see models.classical.GriffinLimEnhancer)."""
         return any(getattr(stage, "whole_file", False) for stage in self.stages)
@@ -81,12 +88,17 @@ class ChainedEnhancer(nn.Module):
         a band the input lacks, whatever task the chain is run for, and later models keep it."""
         return any(tuple(stage.info.tasks) == ("bwe",) for stage in self.stages)
 
-    def forward(self, wave: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, wave: torch.Tensor, gain: torch.Tensor | None = None,
+                groups: torch.Tensor | None = None) -> torch.Tensor:
+        """``groups`` [B]: rows that a router stage must route together (ignored by the other stages)."""
         wave = wave.float()
         if gain is None:
             gain = S.loudness_gain(wave)  # of the chain's input, shared by every stage
         for stage in self.stages:
-            wave = stage(wave, gain).float()
+            if groups is not None and getattr(stage, "routes_rows_in_groups", False):
+                wave = stage(wave, gain, groups).float()
+            else:
+                wave = stage(wave, gain).float()
         return wave
 
 

@@ -45,6 +45,13 @@ def check_atten_lim(model, atten_lim_db: float | None) -> None:
                          "(leave the option out)")
 
 
+def accepts_groups(model: object) -> bool:
+    """Whether ``model(x, gain, groups)`` routes the rows of a group together (``groups`` [B] integer ids: the
+    channels of one chunk of one file): a router (:mod:`models.router`) or a chain holding one. Other models
+    take ``model(x, gain)`` only."""
+    return bool(getattr(model, "routes_rows_in_groups", False))
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What a loaded model is: its registry name (or file), architecture, config name and tasks."""

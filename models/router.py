@@ -10,9 +10,12 @@ kind of input (`bench/results/universal_case_probe_heldout.md`), while the speci
 degradation. The bandwidth extender runs on every row: it is trained to pass full-band input on unchanged and to
 fill a band that is missing.
 
-Each row is routed on its own, so a long file is routed chunk by chunk (the chunks are cross-faded as for any
-model); rows that take the same route run through it together. The classifier always runs in float32, so a
-route does not depend on the precision the models run at.
+A long file is routed chunk by chunk (the chunks are cross-faded as for any model). The channels of one chunk
+share one route, decided on their mean probabilities: were they routed one by one, the two channels of a stereo
+recording near the threshold could take different routes (one denoised, the other not) and the stereo image
+would move. Callers say which rows belong together with ``groups`` (`gre enhance` and :func:`models.api.enhance`
+do; a row without a group is routed on its own). Rows that take the same route run through it together. The
+classifier always runs in float32, so a route does not depend on the precision the models run at.
 """
 from __future__ import annotations
 
@@ -30,11 +33,15 @@ ROUTER_KIND = "degradation-router"
 
 
 class RoutedEnhancer(nn.Module):
-    """forward(wave [B, N], gain [B] | None) -> wave [B, N]; see the module docstring.
+    """forward(wave [B, N], gain [B] | None, groups [B] | None) -> wave [B, N]; see the module docstring.
 
     ``dereverb``, ``denoise`` and ``bwe`` are Enhancer-like modules at one sample rate (the classifier's).
-    ``routes(wave)`` gives each row's route as a tuple of stage names, for logs and tests.
+    ``routes(wave)`` gives each row's route as a tuple of stage names, for logs and tests. ``groups`` [B] (integer
+    ids, optional) marks rows that must share a route: the channels of one chunk of one file.
     """
+
+    #: Callers that know which rows belong together pass ``groups`` (:func:`models.enhancer.accepts_groups`).
+    routes_rows_in_groups = True
 
     def __init__(self, classifier: DegradationClassifier, dereverb: nn.Module, denoise: nn.Module, bwe: nn.Module,
                  info: ModelInfo | None = None):
@@ -72,19 +79,24 @@ class RoutedEnhancer(nn.Module):
         with torch.autocast(wave.device.type, enabled=False):
             return self.classifier.probabilities(wave.float())
 
-    def routes(self, wave: torch.Tensor, threshold: float = 0.5) -> list[tuple[str, ...]]:
-        """Each row's stages, in order: ("dereverb"?, "denoise"?, "bwe")."""
+    def routes(self, wave: torch.Tensor, threshold: float = 0.5,
+               groups: torch.Tensor | None = None) -> list[tuple[str, ...]]:
+        """Each row's stages, in order: ("dereverb"?, "denoise"?, "bwe"). Rows of one group (``groups`` [B])
+        share the route their mean probabilities give."""
         prob = self.probabilities(wave)
+        if groups is not None:
+            prob = {k: group_mean(v, groups) for k, v in prob.items()}
         reverb, noise = (prob["reverb"] > threshold).tolist(), (prob["noise"] > threshold).tolist()
         return [(("dereverb",) if r else ()) + (("denoise",) if n else ()) + ("bwe",) for r, n in zip(reverb, noise)]
 
-    def forward(self, wave: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, wave: torch.Tensor, gain: torch.Tensor | None = None,
+                groups: torch.Tensor | None = None) -> torch.Tensor:
         wave = wave.float()
         if gain is None:
             gain = S.loudness_gain(wave)  # of the router's input, shared by every stage (as in a chain)
         gain = gain.to(wave.device)
         out = torch.empty_like(wave)
-        routes = self.routes(wave)
+        routes = self.routes(wave, groups=groups)
         for route in dict.fromkeys(routes):
             rows = torch.tensor([i for i, r in enumerate(routes) if r == route], device=wave.device)
             x, g = wave.index_select(0, rows), gain.index_select(0, rows)
@@ -92,6 +104,19 @@ class RoutedEnhancer(nn.Module):
                 x = self.stages[stage](x, g).float()
             out.index_copy_(0, rows, x)
         return out
+
+
+def group_mean(values: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """values [B] -> [B]: each row's value replaced by the mean over the rows of its group (``groups`` [B],
+    integer ids, in any order)."""
+    if groups.shape != values.shape:
+        raise ValueError(f"groups must give one id per row: {tuple(groups.shape)} for {tuple(values.shape)}")
+    _, index = torch.unique(groups.to(values.device), return_inverse=True)
+    total = torch.zeros(int(index.max()) + 1 if index.numel() else 0, dtype=values.dtype, device=values.device)
+    count = torch.zeros_like(total)
+    total.index_add_(0, index, values)
+    count.index_add_(0, index, torch.ones_like(values))
+    return (total / count)[index]
 
 
 def _name(stage: nn.Module) -> str:

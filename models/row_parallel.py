@@ -44,26 +44,52 @@ class RowParallel:
         self.device = device
         self._pool: ThreadPoolExecutor | None = None
 
-    def _call(self, x: torch.Tensor, gain: torch.Tensor | None) -> torch.Tensor:
+    def _call(self, x: torch.Tensor, gain: torch.Tensor | None, groups: torch.Tensor | None = None) -> torch.Tensor:
         with torch.inference_mode(), autocast(self.precision, self.device):
+            if groups is not None:
+                return self.model(x, gain, groups)
             return self.model(x) if gain is None else self.model(x, gain)
 
-    def __call__(self, x: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
-        """``gain`` None: the model computes each row's own (``model(x)``)."""
-        parts = min(self.streams, x.shape[0])
-        if parts <= 1:
-            return self._call(x, gain)
+    def __call__(self, x: torch.Tensor, gain: torch.Tensor | None = None,
+                 groups: torch.Tensor | None = None) -> torch.Tensor:
+        """``gain`` None: the model computes each row's own (``model(x)``). ``groups`` [B] (for models that
+        route rows in groups, :func:`models.router.accepts_groups`): ``model(x, gain, groups)``, and adjacent
+        rows of one group stay in one stream."""
+        sizes = _part_sizes(x.shape[0], self.streams, groups)
+        if len(sizes) <= 1:
+            return self._call(x, gain, groups)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.streams, thread_name_prefix="gre-stream",
                                             initializer=_one_intra_op_thread)
-        gains = [None] * parts if gain is None else gain.tensor_split(parts)
-        futures = [self._pool.submit(self._call, xs, gs) for xs, gs in zip(x.tensor_split(parts), gains)]
+        xs = x.split(sizes)
+        gains = [None] * len(sizes) if gain is None else gain.split(sizes)
+        group_parts = [None] * len(sizes) if groups is None else groups.split(sizes)
+        futures = [self._pool.submit(self._call, *args) for args in zip(xs, gains, group_parts)]
         return torch.cat([f.result() for f in futures])
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def _part_sizes(rows: int, streams: int, groups: torch.Tensor | None) -> list[int]:
+    """Row counts of at most ``streams`` parts of ``rows`` rows, as even as ``tensor_split`` makes them, with
+    each part boundary moved to the nearest place where ``groups`` changes (so no run of adjacent rows of
+    one group is cut); parts that would be empty are dropped."""
+    parts = min(max(1, streams), rows)
+    if parts <= 1:
+        return [rows] if rows else []
+    even = [len(t) for t in torch.arange(rows).tensor_split(parts)]
+    targets = [sum(even[:k]) for k in range(1, parts)]
+    if groups is None:
+        cuts = targets
+    else:
+        ids = groups.tolist()
+        allowed = [i for i in range(1, rows) if ids[i] != ids[i - 1]]
+        cuts = sorted({min(allowed, key=lambda i: (abs(i - t), i)) for t in targets}) if allowed else []
+    bounds = [0, *cuts, rows]
+    return [b - a for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 def default_streams(device: torch.device) -> int:

@@ -87,6 +87,60 @@ def test_each_row_goes_through_exactly_its_route_in_order_with_the_input_gain():
     assert sum(len(g) for g in bwe.gains) == 4
 
 
+def peak_classifier() -> DegradationClassifier:
+    """A classifier whose noise probability is each row's peak (clipped to 1), and which never hears reverb."""
+    clf = DegradationClassifier()
+    clf.probabilities = lambda wave: {"noise": wave.abs().amax(dim=-1).clamp(max=1.0),
+                                      "reverb": torch.zeros(wave.shape[0])}
+    return clf
+
+
+def test_the_rows_of_a_group_share_the_route_of_their_mean_probability():
+    """Peaks 0.9 / 0.3 (mean 0.6: both denoised) and 0.7 / 0.1 (mean 0.4: neither), groups in any order."""
+    router = RoutedEnhancer(peak_classifier(), Stage(1, 0, ("dereverb",)), Stage(1.0, 1.0, ("denoise",)),
+                            Stage(1, 0, ("bwe",)))
+    x = torch.zeros(4, 200)
+    x[:, 0] = torch.tensor([0.9, 0.7, 0.3, 0.1])
+    groups = torch.tensor([5, 2, 5, 2])
+    denoised, plain = ("denoise", "bwe"), ("bwe",)
+    assert router.routes(x) == [denoised, denoised, plain, plain]  # each row on its own
+    assert router.routes(x, groups=groups) == [denoised, plain, denoised, plain]
+    torch.testing.assert_close(router(x, None, groups) - x, torch.tensor([1.0, 0.0, 1.0, 0.0])[:, None].expand(4, 200))
+    from models.router import group_mean
+
+    torch.testing.assert_close(group_mean(torch.tensor([1.0, 2.0, 3.0, 5.0]), groups),
+                               torch.tensor([2.0, 3.5, 2.0, 3.5]))
+    with pytest.raises(ValueError, match="one id per row"):
+        group_mean(torch.ones(3), torch.zeros(2))
+
+
+def test_gre_enhance_and_the_api_route_the_channels_of_a_stereo_chunk_together(tmp_path):
+    """Left channel peaks 0.9 then 0.7, right 0.3 then 0.1: routed row by row, only the left channel would be
+    denoised (+0.5); routed by chunk, both are in the first second and neither in the second. One row per
+    batch and two streams, which would split every chunk's channels without the grouping."""
+    from models.batch_enhance import EnhanceOptions, enhance_paths
+    from models.chain import ChainedEnhancer
+
+    router = RoutedEnhancer(peak_classifier(), Stage(1, 0, ("dereverb",)), Stage(1.0, 0.5, ("denoise",)),
+                            Stage(1, 0, ("bwe",)))
+    n = 2 * RATE
+    x = np.zeros((2, n), np.float32)
+    x[:, 100], x[:, RATE + 100] = [0.9, 0.3], [0.7, 0.1]
+    (tmp_path / "in").mkdir()
+    sf.write(tmp_path / "in" / "stereo.wav", x.T, RATE, subtype="FLOAT")
+    expected = np.zeros(n, np.float32)
+    expected[:RATE] = 0.5
+    for label, model in (("router", router), ("chain", ChainedEnhancer([Stage(1, 0, ("denoise",)), router]))):
+        options = EnhanceOptions(chunk_seconds=1.0, overlap_seconds=0.0, batch_size=1, streams=2)
+        summary = enhance_paths([str(tmp_path / "in")], str(tmp_path / label), model, options)
+        assert summary.ok == 1, summary
+        y = sf.read(tmp_path / label / "stereo.wav", dtype="float32")[0].T
+        np.testing.assert_allclose(y - x, np.stack([expected, expected]), atol=1e-6, err_msg=label)
+        # The API: the channels of one signal are one group.
+        both = api.enhance(x[:, :RATE], RATE, model)
+        np.testing.assert_allclose(both - x[:, :RATE], 0.5, atol=1e-6, err_msg=label)
+
+
 def test_a_router_refuses_models_at_another_rate_and_a_classifier_of_other_labels():
     other = Stage(1.0, 0.0, ("denoise",), rate=8000)
     with pytest.raises(ValueError, match="one sample rate"):

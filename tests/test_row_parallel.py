@@ -114,3 +114,37 @@ def test_without_gain_each_row_is_called_without_one():
         runner.close()
     torch.testing.assert_close(y, torch.full((4, 3), 2.0))
     assert seen == [None, None]
+
+
+def test_rows_of_one_group_stay_in_one_stream_and_the_model_gets_their_group_ids():
+    from models.row_parallel import _part_sizes
+
+    # Without groups: the sizes tensor_split gives (as before groups existed).
+    assert _part_sizes(0, 3, None) == []
+    for rows in range(1, 9):
+        assert _part_sizes(rows, 3, None) == [len(t) for t in torch.arange(rows).tensor_split(min(3, rows))]
+    # Stereo chunks (pairs): no cut inside a pair, as even as the pairs allow.
+    pairs = torch.arange(5).repeat_interleave(2)
+    assert _part_sizes(10, 2, pairs) == [4, 6]  # the cut at row 5 moves to the nearer pair boundary below
+    assert _part_sizes(10, 3, pairs) == [4, 2, 4]
+    # One group only: one part, whatever the streams.
+    assert _part_sizes(4, 2, torch.zeros(4, dtype=torch.long)) == [4]
+
+    seen = []
+
+    class Grouped(torch.nn.Module):
+        routes_rows_in_groups = True
+
+        def forward(self, x, gain, groups):
+            seen.append(groups.tolist())
+            return x + groups[:, None].float()
+
+    runner = RowParallel(Grouped(), streams=2, precision="fp32", device=CPU)
+    x = torch.zeros(6, 3)
+    groups = torch.tensor([7, 7, 7, 8, 8, 9])
+    try:
+        y = runner(x, torch.ones(6), groups)
+    finally:
+        runner.close()
+    torch.testing.assert_close(y, groups[:, None].float().expand(6, 3))
+    assert sorted(seen) == [[7, 7, 7], [8, 8, 9]]
