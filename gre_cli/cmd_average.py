@@ -45,7 +45,7 @@ def average_weights_command(
         else:
             files.append(item)
     try:
-        inputs = select_by_step(files, last=last, from_step=from_step)
+        inputs = select_by_step(files, last=last, from_step=from_step, names=("--last", "--from-step"))
     except CheckpointError as err:
         typer.echo(f"gre average-weights: {err}", err=True)
         raise typer.Exit(2) from None

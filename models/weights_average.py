@@ -126,14 +126,16 @@ def _check_same(a, b, path_a: Path, path_b: Path) -> None:
                                   f"{path_a} has {tuple(value.shape)} {value.dtype}")
 
 
-def select_by_step(paths: Sequence[str | Path], *, last: int = 0, from_step: int | None = None) -> list[Path]:
+def select_by_step(paths: Sequence[str | Path], *, last: int = 0, from_step: int | None = None,
+                   names: tuple[str, str] = ("last", "from_step")) -> list[Path]:
     """The files of ``paths`` at or after training step ``from_step`` (None: all), then the ``last`` of
     them with the highest steps (0: all), in step order. With neither, ``paths`` as given (steps or
     not: a model and its fine-tune have none).
 
     Raises :class:`CheckpointError` naming a file whose step is not recorded (neither in its
     metadata nor as a ``step-N`` name), since "latest" or "from step" would then be a guess; and
-    when no file is at or after ``from_step``, naming the latest step there is.
+    when no file is at or after ``from_step``, naming the latest step there is. The messages call
+    ``last`` and ``from_step`` by ``names`` (a command line passes its option names).
     """
     if not last and from_step is None:
         return [Path(p) for p in paths]
@@ -141,7 +143,7 @@ def select_by_step(paths: Sequence[str | Path], *, last: int = 0, from_step: int
     for p in map(Path, paths):
         step = _step_of(p)
         if step is None:
-            option = "--last" if from_step is None else "--from-step"
+            option = names[0] if from_step is None else names[1]
             raise CheckpointError(f"{p}: its training step is not recorded; give the checkpoints to average "
                                   f"without {option}")
         steps.append((step, p))
@@ -152,7 +154,7 @@ def select_by_step(paths: Sequence[str | Path], *, last: int = 0, from_step: int
             if not steps:
                 raise CheckpointError("no checkpoints given")
             raise CheckpointError(f"no checkpoint at or after step {from_step} (the latest is step {steps[-1][0]}); "
-                                  "give an earlier --from-step")
+                                  f"give an earlier {names[1]}")
         steps = kept
     return [p for _, p in (steps[-last:] if last else steps)]
 

@@ -181,10 +181,29 @@ def test_cli_takes_the_checkpoints_from_a_step_on(gre, tmp_path):
     unstepped = tmp_path / "x.safetensors"
     _save(unstepped, seed=9)
     out.unlink()
-    for args, words in ((["--from-step", "2500"], "no checkpoint at or after step 2500 (the latest is step 2000)"),
+    for args, words in ((["--from-step", "2500"], "give an earlier --from-step"),
+                        (["--from-step", "2500"], "no checkpoint at or after step 2500 (the latest is step 2000)"),
                         (["--from-step", "2000"], "at least two"),
                         (["--from-step", "-5"], "--from-step -5"),
                         ([str(unstepped), "--from-step", "500"], "without --from-step")):
         bad = subprocess.run([gre, "average-weights", str(folder), *args, "-o", str(out)], capture_output=True, text=True)
         assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and words in bad.stderr, bad.stderr
     assert not out.exists()
+
+
+def test_select_by_step_names_its_own_parameters_unless_told_the_options_of_a_command(tmp_path):
+    from models.weights_average import select_by_step
+
+    folder = _run_weights_folder(tmp_path, (500, 1000))
+    files = sorted(folder.glob("*.safetensors"))
+    unstepped = tmp_path / "x.safetensors"
+    _save(unstepped, seed=9)
+    assert select_by_step(files, from_step=600) == files[1:]
+    for kwargs, words in (({"last": 1}, "without last"), ({"from_step": 0}, "without from_step")):
+        with pytest.raises(CheckpointError, match=words) as err:
+            select_by_step([*files, unstepped], **kwargs)
+        assert "--" not in str(err.value)
+    with pytest.raises(CheckpointError, match="give an earlier from_step$"):
+        select_by_step(files, from_step=5000)
+    with pytest.raises(CheckpointError, match="give an earlier --from-step$"):
+        select_by_step(files, from_step=5000, names=("--last", "--from-step"))
