@@ -53,7 +53,7 @@ class RowParallel:
     def __call__(self, x: torch.Tensor, gain: torch.Tensor | None = None,
                  groups: torch.Tensor | None = None) -> torch.Tensor:
         """``gain`` None: the model computes each row's own (``model(x)``). ``groups`` [B] (for models that
-        route rows in groups, :func:`models.router.accepts_groups`): ``model(x, gain, groups)``, and adjacent
+        route rows in groups, :func:`models.enhancer.accepts_groups`): ``model(x, gain, groups)``, and adjacent
         rows of one group stay in one stream."""
         sizes = _part_sizes(x.shape[0], self.streams, groups)
         if len(sizes) <= 1:
